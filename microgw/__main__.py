@@ -1,0 +1,5 @@
+"""Allows ``python -m microgw``."""
+
+from microgw.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""config room of microgw (see ARCHITECTURE)."""

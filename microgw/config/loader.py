@@ -1,0 +1,197 @@
+"""Turn YAML files, environment and command-line overrides into one validated :class:`Settings`.
+
+Precedence: built-in defaults < files in the order given (later wins) < ``mcgw_*`` environment
+variables < command-line options. Every problem is reported at once, each naming its source, the
+path inside it, the line when known and what was expected; nothing starts on a broken config.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from microgw.config import schema
+from microgw.config.errors import ConfigError, ConfigProblem
+from microgw.config.model import (
+    DEFAULT_HTTP_PORT,
+    AdminConfig,
+    ApiConfig,
+    MockConfig,
+    ServerConfig,
+    Settings,
+    StoreConfig,
+)
+from microgw.config.secrets import decode_encoded_values
+from microgw.config.sources import Source, combine, command_line_source, env_source, file_sources, origin
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)i?b?\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    settings: Settings
+    warnings: tuple[str, ...]
+    sources: tuple[Source, ...]
+
+
+def parse_size(value: int | str) -> int:
+    if isinstance(value, int):
+        return value
+    match = _SIZE.match(value)
+    if not match:
+        raise ValueError(f"not a size: {value!r}")
+    return int(match.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[match.group(2).lower()]
+
+
+def load_settings(
+    paths: list[str | Path],
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: dict | None = None,
+) -> Loaded:
+    files = [Path(p) for p in paths]
+    sources = file_sources(files)
+    env, warnings = env_source(environ)
+    sources += [s for s in (env, command_line_source(overrides or {})) if s is not None]
+    merged = combine(sources)
+
+    problems = [_problem(sources, parts, message) for parts, message in schema.validate(merged)]
+    if problems:
+        raise ConfigError(problems)
+    decode_problems = decode_encoded_values(merged)
+    if decode_problems:
+        raise ConfigError([_problem(sources, parts, message) for parts, message in decode_problems])
+
+    builder = _Builder(sources)
+    settings = builder.settings(merged, base_dir=str(files[0].resolve().parent) if files else ".")
+    if builder.problems:
+        raise ConfigError(builder.problems)
+    return Loaded(settings, tuple(warnings), tuple(sources))
+
+
+def _problem(sources: list[Source], parts: list, message: str) -> ConfigProblem:
+    name, line, path = origin(sources, parts)
+    return ConfigProblem(name, path, message, line)
+
+
+class _Builder:
+    """Builds model objects from the validated dict, collecting semantic problems."""
+
+    def __init__(self, sources: list[Source]) -> None:
+        self.sources = sources
+        self.problems: list[ConfigProblem] = []
+
+    def fail(self, parts: list, message: str) -> None:
+        self.problems.append(_problem(self.sources, parts, message))
+
+    def settings(self, data: dict, base_dir: str) -> Settings:
+        server = self.server(data)
+        key_store = self.store(data.get("key_store"))
+        if server.https_port is not None and key_store is None:
+            self.fail(["ports", "https"], "an HTTPS port needs key_store (certificate and key)")
+        logging_ = data.get("logging", {})
+        admin = data.get("admin")
+        return Settings(
+            server=server,
+            apis=self.apis(data.get("apis", [])),
+            key_store=key_store,
+            trust_store=self.store(data.get("trust_store")),
+            log_level=_level(logging_.get("level", "INFO")),
+            access_log=logging_.get("access_log", True),
+            extended_settings=MappingProxyType(dict(data.get("extended_settings", {}))),
+            admin=AdminConfig(admin["user"], admin["password"]) if admin else None,
+            raw=MappingProxyType(data),
+            base_dir=base_dir,
+        )
+
+    def server(self, data: dict) -> ServerConfig:
+        ports = data.get("ports", {})
+        srv = data.get("server", {})
+        defaults = ServerConfig()
+        http = ports.get("http", DEFAULT_HTTP_PORT)  # None: off; 0: any free port (logged)
+        https = ports.get("https")
+        if http and https and http == https:
+            self.fail(["ports", "https"], f"HTTP and HTTPS cannot share port {http}")
+        if http is None and https is None:
+            self.fail(["ports"], "at least one of ports.http and ports.https must be on")
+        return ServerConfig(
+            host=srv.get("host", defaults.host),
+            http_port=http,
+            https_port=https,
+            max_body_size=parse_size(srv.get("max_body_size", defaults.max_body_size)),
+            max_header_size=srv.get("max_header_size", defaults.max_header_size),
+            max_headers=srv.get("max_headers", defaults.max_headers),
+            idle_timeout=float(srv.get("idle_timeout", defaults.idle_timeout)),
+            shutdown_grace=float(srv.get("shutdown_grace", defaults.shutdown_grace)),
+            upstream_connections=srv.get("upstream_connections", defaults.upstream_connections),
+        )
+
+    def store(self, data: dict | None) -> StoreConfig | None:
+        if not data:
+            return None
+        return StoreConfig(
+            type=(data.get("type") or "PEM").upper(),
+            location=data["location"],
+            password=data.get("password"),
+            key_location=data.get("key_location"),
+            key_alias=data.get("key_alias"),
+        )
+
+    def apis(self, items: list[dict]) -> tuple[ApiConfig, ...]:
+        seen: set[tuple[str, str]] = set()
+        out = []
+        for index, item in enumerate(items):
+            api = self.api(item)
+            if api.key in seen:
+                self.fail(["apis", index], f"API {api.name} version {api.version} is defined twice")
+            seen.add(api.key)
+            out.append(api)
+        return tuple(out)
+
+    def api(self, item: dict) -> ApiConfig:
+        timeouts = item.get("timeouts", {})
+        methods = item.get("methods")
+        return ApiConfig(
+            name=item["name"],
+            version=_version_text(item["version"]),
+            endpoint=item.get("endpoint"),
+            mock=_mock(item["mock"]) if "mock" in item else None,
+            protocols=frozenset(item.get("protocols", ("http", "https"))),
+            methods=frozenset(methods) if methods else None,
+            connect_timeout=float(timeouts.get("connect", 5.0)),
+            read_timeout=float(timeouts.get("read", 30.0)),
+            tls_verify=item.get("tls_verify", True),
+            active=item.get("active", True),
+            description=item.get("description", ""),
+            policies=MappingProxyType(dict(item.get("policies", {}))),
+        )
+
+
+def _version_text(version: Any) -> str:
+    """YAML reads ``1.0`` as a float; the URL segment is the text the user wrote, e.g. ``1.0``."""
+    return version if isinstance(version, str) else repr(version) if isinstance(version, float) else str(version)
+
+
+def _mock(data: dict) -> MockConfig:
+    import json
+
+    headers = dict(data.get("headers", {}))
+    if "json" in data:
+        body = json.dumps(data["json"]).encode()
+        headers.setdefault("Content-Type", "application/json")
+    else:
+        body = data.get("body", "").encode()
+    return MockConfig(
+        status=data.get("status", 200),
+        headers=tuple(headers.items()),
+        body=body,
+        echo=data.get("echo", False),
+    )
+
+
+def _level(name: str) -> str:
+    upper = name.upper()
+    return "WARNING" if upper == "WARN" else upper

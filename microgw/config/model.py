@@ -1,0 +1,95 @@
+"""Frozen model objects built once from validated configuration; the rest of microgw reads only these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+DEFAULT_HTTP_PORT = 4485
+DEFAULT_API_KEY_HEADER = "x-Gateway-APIKey"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """A keystore or truststore as the vendor writes it (type, location, password)."""
+
+    type: str
+    location: str
+    password: str | None = None
+    key_location: str | None = None
+    key_alias: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "0.0.0.0"
+    http_port: int | None = DEFAULT_HTTP_PORT
+    https_port: int | None = None
+    max_body_size: int = 1 << 30
+    max_header_size: int = 8190
+    max_headers: int = 100
+    idle_timeout: float = 75.0
+    shutdown_grace: float = 10.0
+    upstream_connections: int = 256
+
+
+@dataclass(frozen=True, slots=True)
+class MockConfig:
+    status: int = 200
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    echo: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    """One API served at ``/gateway/<name>/<version>/``."""
+
+    name: str
+    version: str
+    endpoint: str | None
+    mock: MockConfig | None
+    protocols: frozenset[str] = frozenset({"http", "https"})
+    methods: frozenset[str] | None = None
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    tls_verify: bool = True
+    active: bool = True
+    description: str = ""
+    policies: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.name, self.version)
+
+
+@dataclass(frozen=True, slots=True)
+class AdminConfig:
+    user: str
+    password: str  # a password hash, or a plain password decoded from {encoded}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective settings of one gateway process."""
+
+    server: ServerConfig
+    apis: tuple[ApiConfig, ...]
+    key_store: StoreConfig | None = None
+    trust_store: StoreConfig | None = None
+    log_level: str = "INFO"
+    access_log: bool = True
+    extended_settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    admin: AdminConfig | None = None
+    raw: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    base_dir: str = "."
+
+    @property
+    def api_key_header(self) -> str:
+        return str(self.extended_settings.get("apiKeyHeader") or DEFAULT_API_KEY_HEADER)
+
+    @property
+    def jwt_endpoint_https_only(self) -> bool:
+        value = self.extended_settings.get("pg_JWT_isHTTPS", True)
+        return not (value is False or str(value).strip().lower() == "false")

@@ -1,0 +1,188 @@
+"""Where each setting came from: defaults < files (in order) < environment < command line.
+
+The loader keeps every source's documents with their line maps so that a problem found after
+merging can still name the file and line that wrote the offending value.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from microgw.config import schema
+from microgw.config.errors import ConfigError, ConfigProblem, format_path
+from microgw.config.yamlfile import LineMap, load_yaml_documents
+
+ENV_PREFIX = "mcgw_"
+
+
+@dataclass
+class Source:
+    """One origin of settings: a YAML document, the environment, or the command line."""
+
+    name: str
+    document: dict
+    lines: LineMap | None = None
+    env_names: dict[tuple, str] = field(default_factory=dict)  # path -> variable, for messages
+
+    def locate(self, parts: list) -> tuple[bool, int | None]:
+        """Whether this source wrote ``parts`` (or a prefix of it), and the line when known."""
+        node: Any = self.document
+        for part in parts:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return False, None
+        return True, (self.lines.line_of(self.document, parts) if self.lines else None)
+
+
+def merge(base: Any, override: Any) -> Any:
+    """Mappings merge key by key; lists and scalars from ``override`` replace those of ``base``."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        out = dict(base)
+        for key, value in override.items():
+            out[key] = merge(base[key], value) if key in base else value
+        return out
+    return override
+
+
+def _resolve_paths(document: dict, folder: Path) -> None:
+    for parts in schema.path_fields(document):
+        parent = document
+        for part in parts[:-1]:
+            parent = parent[part]
+        value = parent[parts[-1]]
+        if value and not Path(value).is_absolute():
+            parent[parts[-1]] = str((folder / value).resolve())
+
+
+def file_sources(paths: list[Path]) -> list[Source]:
+    """Load, check and path-resolve each document of each file; all problems are collected."""
+    sources: list[Source] = []
+    problems: list[ConfigProblem] = []
+    for path in paths:
+        try:
+            docs, lines = load_yaml_documents(path)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        for index, doc in enumerate(docs):
+            name = str(path) if len(docs) == 1 else f"{path} (document {index + 1})"
+            if not isinstance(doc, dict):
+                problems.append(ConfigProblem(str(path), "", "a configuration document must be a mapping"))
+                continue
+            for parts, message in schema.validate(doc):
+                problems.append(ConfigProblem(str(path), format_path(parts), message, lines.line_of(doc, parts)))
+            sources.append(Source(name, doc, lines))
+    if problems:
+        raise ConfigError(problems)
+    for source, path in _paths_of(sources, paths):
+        _resolve_paths(source.document, path.resolve().parent)
+    return sources
+
+
+def _paths_of(sources: list[Source], paths: list[Path]):
+    by_name = {str(p): p for p in paths}
+    for source in sources:
+        yield source, by_name[source.name.split(" (document ")[0]]
+
+
+def _env_path(name: str, node_schema: dict) -> tuple[list[str], dict] | None:
+    """Match ``ports_http`` to ``["ports", "http"]`` by walking the schema's property names.
+
+    Names may themselves hold underscores (``api_gateway``), so the longest matching name wins;
+    matching ignores case, as shells and the vendor's docs differ in it.
+    """
+    props = _properties(node_schema)
+    for prop in sorted(props, key=len, reverse=True):
+        lowered = prop.lower()
+        rest = name.lower()
+        if rest == lowered:
+            return [prop], props[prop]
+        if rest.startswith(lowered + "_"):
+            found = _env_path(name[len(prop) + 1:], props[prop])
+            if found is not None:
+                return [prop, *found[0]], found[1]
+    return None
+
+
+def _properties(node_schema: dict) -> dict:
+    if "$ref" in node_schema:
+        ref = node_schema["$ref"]
+        if ref.startswith("#/$defs/"):
+            return _properties(schema.schema("config")["$defs"][ref.split("/")[-1]])
+        return {}
+    props = dict(node_schema.get("properties", {}))
+    for key in ("oneOf", "anyOf", "allOf"):
+        for sub in node_schema.get(key, []):
+            props.update(_properties(sub))
+    return props
+
+
+def env_source(environ: Mapping[str, str] | None = None) -> tuple[Source | None, list[str]]:
+    """Settings from ``mcgw_<path_joined_by_underscore>`` variables, and warnings for unknown ones.
+
+    Values are read as YAML scalars, so ``9090`` is a number and ``true`` a boolean, as in a file.
+    """
+    environ = os.environ if environ is None else environ
+    document: dict = {}
+    env_names: dict[tuple, str] = {}
+    warnings: list[str] = []
+    root = schema.schema("config")
+    for variable, raw in sorted(environ.items()):
+        if not variable.lower().startswith(ENV_PREFIX):
+            continue
+        found = _env_path(variable[len(ENV_PREFIX):], root)
+        if not found:
+            warnings.append(f"environment variable {variable} names no setting; ignored")
+            continue
+        parts, leaf = found
+        if parts in (["downloads", "apis"], ["archive_file"]):
+            value: Any = [item.strip() for item in raw.split(",") if item.strip()]
+        elif leaf.get("type") == "string":
+            value = raw  # passwords such as 1234 stay text
+        else:
+            value = _scalar(raw)
+        node = document
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+        env_names[tuple(parts)] = variable
+    if not document:
+        return None, warnings
+    return Source("environment", document, None, env_names), warnings
+
+
+def _scalar(raw: str) -> Any:
+    """Read an environment value as a YAML scalar; anything structured stays the raw text."""
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+    return raw if isinstance(value, (dict, list)) or value is None else value
+
+
+def command_line_source(overrides: dict) -> Source | None:
+    return Source("command line", copy.deepcopy(overrides)) if overrides else None
+
+
+def combine(sources: list[Source]) -> dict:
+    merged: dict = {}
+    for source in sources:
+        merged = merge(merged, copy.deepcopy(source.document))
+    return merged
+
+
+def origin(sources: list[Source], parts: list) -> tuple[str, int | None, str]:
+    """The last source that wrote ``parts``: its name, the line, and a path text for messages."""
+    for source in reversed(sources):
+        wrote, line = source.locate(parts)
+        if wrote:
+            variable = source.env_names.get(tuple(parts))
+            return (f"environment variable {variable}" if variable else source.name), line, format_path(parts)
+    return (sources[-1].name if sources else "configuration"), None, format_path(parts)

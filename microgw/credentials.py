@@ -1,0 +1,34 @@
+"""Parsing of the credentials a client may present (Basic, Bearer). No checking happens here."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+
+def parse_basic(header: str | None) -> tuple[str, str] | None:
+    """``Basic dXNlcjpwdw==`` -> ("user", "pw"); None when absent or not Basic; ValueError when malformed."""
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ValueError("malformed Basic credentials") from None
+    user, sep, password = decoded.partition(":")
+    if not sep:
+        raise ValueError("malformed Basic credentials")
+    return user, password
+
+
+def parse_bearer(header: str | None) -> str | None:
+    """``Bearer <token>`` -> token (scheme case-insensitive, RFC 6750 §2.1); None otherwise."""
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    token = value.strip()
+    return token or None

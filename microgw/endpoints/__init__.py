@@ -1,0 +1,15 @@
+"""Built-in HTTP endpoints: admin (status, assets, settings, metrics, probes), token issuing, JWKS."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from microgw.server import Gateway
+
+
+def builtin_routes(gateway: "Gateway") -> "list[web.RouteDef]":
+    """Routes of the built-in endpoints other than admin; grows with the issuer."""
+    return []

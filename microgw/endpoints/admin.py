@@ -1,0 +1,117 @@
+"""The microgateway's own admin API (vendor paths) and Kubernetes probes.
+
+``/rest/microgateway/{status,assets,settings,metrics}`` need Basic auth when ``admin`` is configured;
+the probes ``/rest/microgateway/health`` (liveness) and ``/rest/microgateway/ready`` never do.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from microgw import __version__
+from microgw.config.secrets import mask_secrets
+from microgw.credentials import parse_basic
+from microgw.errors import GatewayError, invalid_credentials
+from microgw.responses import error_response, json_response
+
+if TYPE_CHECKING:
+    from microgw.server import Gateway
+
+PREFIX = "/rest/microgateway"
+
+
+async def check_admin(request: web.Request, gateway: "Gateway") -> None:
+    admin = gateway.runtime.settings.admin
+    if admin is None:
+        return
+    try:
+        credentials = parse_basic(request.headers.get("Authorization"))
+    except ValueError:
+        credentials = None
+    if credentials is None:
+        raise GatewayError(401, "missing_credentials", "Admin credentials required", challenge="Basic")
+    user, password = credentials
+    user_ok = hmac.compare_digest(user.encode(), admin.user.encode())
+    password_ok = await gateway.verify_secret(password, admin.password)
+    if not (user_ok and password_ok):
+        raise invalid_credentials("Invalid admin credentials")
+
+
+def routes(gateway: "Gateway") -> list[web.RouteDef]:
+    def guarded(handler):
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            try:
+                await check_admin(request, gateway)
+                return await handler(request)
+            except GatewayError as error:
+                return error_response(error, realm="microgw-admin")
+
+        return wrapped
+
+    async def status(request: web.Request) -> web.Response:
+        runtime = gateway.runtime
+        ready, _ = runtime.readiness()
+        return json_response(
+            {
+                "status": "running",
+                "version": __version__,
+                "uptime_seconds": round(time.time() - gateway.started_at, 3),
+                "settings_loaded_at": runtime.built_at,
+                "ready": ready,
+                "apis": len(runtime.routes),
+                "listeners": gateway.listener_urls,
+                "requests": gateway.metrics.total(),
+            }
+        )
+
+    async def assets(request: web.Request) -> web.Response:
+        apis = []
+        for route in gateway.runtime.routes.values():
+            api = route.api
+            apis.append(
+                {
+                    "name": api.name,
+                    "version": api.version,
+                    "path": f"/gateway/{api.name}/{api.version}/",
+                    "endpoint": api.endpoint,
+                    "mocked": api.mock is not None,
+                    "protocols": sorted(api.protocols),
+                    "methods": sorted(api.methods) if api.methods else None,
+                    "policies": sorted(api.policies),
+                }
+            )
+        return json_response({"apis": apis, **gateway.runtime_assets()})
+
+    async def settings(request: web.Request) -> web.Response:
+        return json_response(mask_secrets(_plain(gateway.runtime.settings.raw)))
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(text=gateway.metrics.render(gateway.runtime), content_type="text/plain", charset="utf-8")
+
+    async def health(request: web.Request) -> web.Response:
+        return json_response({"status": "up"})
+
+    async def ready(request: web.Request) -> web.Response:
+        is_ready, details = gateway.runtime.readiness()
+        return json_response({"ready": is_ready, "checks": details}, status=200 if is_ready else 503)
+
+    return [
+        web.get(f"{PREFIX}/status", guarded(status)),
+        web.get(f"{PREFIX}/assets", guarded(assets)),
+        web.get(f"{PREFIX}/settings", guarded(settings)),
+        web.get(f"{PREFIX}/metrics", guarded(metrics)),
+        web.get(f"{PREFIX}/health", health),
+        web.get(f"{PREFIX}/ready", ready),
+    ]
+
+
+def _plain(node):
+    if hasattr(node, "items"):
+        return {k: _plain(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [_plain(v) for v in node]
+    return node

@@ -1,0 +1,68 @@
+"""The one error type for the gateway's own answers.
+
+Every stage, endpoint and loader that refuses something raises :class:`GatewayError`; one place
+(:mod:`microgw.responses`) turns it into an HTTP answer. The error knows its status, a stable
+machine-readable ``code``, a human message that never contains secrets or internals, and — for
+authentication failures — the RFC 6750 challenge to send.
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """A refusal with everything needed to render it.
+
+    ``challenge`` is the auth scheme for ``WWW-Authenticate`` (``"Bearer"`` or ``"Basic"``) or None;
+    ``bearer_error`` is the RFC 6750 error code (``invalid_token``, ``invalid_request``,
+    ``insufficient_scope``) and is left out of the challenge when the client sent no credentials.
+    """
+
+    __slots__ = ("status", "code", "message", "challenge", "bearer_error", "headers")
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        challenge: str | None = None,
+        bearer_error: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.challenge = challenge
+        self.bearer_error = bearer_error
+        self.headers = headers or {}
+
+    def __repr__(self) -> str:
+        return f"GatewayError({self.status}, {self.code!r}, {self.message!r})"
+
+
+class TokenError(GatewayError):
+    """A presented token is not acceptable: 401 ``invalid_token`` with a short description."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(401, "invalid_token", description, challenge="Bearer", bearer_error="invalid_token")
+
+
+def missing_credentials(message: str = "Authentication required", scheme: str = "Bearer") -> GatewayError:
+    return GatewayError(401, "missing_credentials", message, challenge=scheme)
+
+
+def invalid_credentials(message: str = "Invalid credentials", scheme: str = "Basic") -> GatewayError:
+    return GatewayError(401, "invalid_credentials", message, challenge=scheme)
+
+
+def forbidden(message: str, code: str = "forbidden") -> GatewayError:
+    return GatewayError(403, code, message)
+
+
+def bad_request(message: str, code: str = "bad_request") -> GatewayError:
+    return GatewayError(400, code, message)
+
+
+def not_found(message: str = "No API matches this path") -> GatewayError:
+    return GatewayError(404, "not_found", message)

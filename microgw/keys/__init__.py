@@ -1,0 +1,1 @@
+"""keys room of microgw (see ARCHITECTURE)."""

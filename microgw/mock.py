@@ -1,0 +1,41 @@
+"""Mocked APIs: answered by the gateway itself (static or echoing), so samples need nothing else.
+
+An echo shows the request *as it would reach a native service* — after the pipeline removed and
+added headers — which makes it a faithful stand-in in tests and demos.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from microgw.errors import GatewayError
+from microgw.policies.context import RequestContext
+from microgw.proxy import check_declared_length, upstream_headers
+from microgw.responses import json_response
+
+ECHO_BODY_LIMIT = 1 << 20
+
+
+async def answer(ctx: RequestContext) -> web.StreamResponse:
+    mock = ctx.route.api.mock
+    if not mock.echo:
+        return web.Response(status=mock.status, body=mock.body, headers=dict(mock.headers))
+    request = ctx.request
+    check_declared_length(request, ECHO_BODY_LIMIT)
+    body = await request.content.read(ECHO_BODY_LIMIT + 1)
+    if len(body) > ECHO_BODY_LIMIT:
+        raise GatewayError(413, "body_too_large", f"An echo takes at most {ECHO_BODY_LIMIT} bytes")
+    headers: dict[str, list[str]] = {}
+    for name, value in upstream_headers(ctx).items():
+        headers.setdefault(name.lower(), []).append(value)
+    echo = {
+        "method": request.method,
+        "api": ctx.route.api.name,
+        "version": ctx.route.api.version,
+        "resource": ctx.resource,
+        "query": ctx.query,
+        "headers": {k: v[0] if len(v) == 1 else v for k, v in headers.items()},
+        "body": body.decode("utf-8", "replace"),
+        "application": getattr(ctx.application, "id", None),
+    }
+    return json_response(echo, status=mock.status, headers=dict(mock.headers))

@@ -1,0 +1,1 @@
+"""policies room of microgw (see ARCHITECTURE)."""

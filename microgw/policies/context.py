@@ -1,0 +1,53 @@
+"""What one request carries through the pipeline. Each stage reads it and adds to it; none reaches back."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from microgw.routing import Route
+
+
+class RequestContext:
+    """Per-request state. ``remove_headers`` / ``add_headers`` describe what goes to the native service."""
+
+    __slots__ = (
+        "request",
+        "route",
+        "resource",
+        "query",
+        "protocol",
+        "client_ip",
+        "token",
+        "token_location",
+        "jwt",
+        "api_key",
+        "basic_user",
+        "basic_password",
+        "application",
+        "identified_by",
+        "remove_headers",
+        "add_headers",
+        "extras",
+    )
+
+    def __init__(self, request: "web.Request", route: "Route", resource: str, query: str, protocol: str, client_ip: str) -> None:
+        self.request = request
+        self.route = route
+        self.resource = resource  # still percent-encoded, as the client sent it
+        self.query = query
+        self.protocol = protocol  # "http" | "https"
+        self.client_ip = client_ip
+        self.token: str | None = None
+        self.token_location: tuple[str, str] | None = None  # ("header", name) | ("cookie", name) | ("query", name)
+        self.jwt: Any = None  # tokens.validator.VerifiedToken once authenticated
+        self.api_key: str | None = None
+        self.basic_user: str | None = None
+        self.basic_password: str | None = None
+        self.application: Any = None
+        self.identified_by: str | None = None
+        self.remove_headers: set[str] = set()  # lower-case names
+        self.add_headers: list[tuple[str, str]] = []
+        self.extras: dict[str, Any] = {}

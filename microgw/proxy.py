@@ -1,0 +1,152 @@
+"""Forwarding to the native service: pooled connections, bodies streamed both ways, clean headers.
+
+Nothing is buffered: the request body flows from the client socket to the native service in chunks,
+and the answer flows back the same way. Failures map to 502 (refused, reset, bad answer) and 504
+(timed out); once the answer has started, a failure can only cut the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+
+from microgw.errors import GatewayError
+from microgw.policies.context import RequestContext
+
+log = logging.getLogger("microgw.proxy")
+
+# RFC 9110 §7.6.1 hop-by-hop headers, plus those a proxy must set itself.
+HOP_BY_HOP = frozenset(
+    {
+        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
+        "te", "trailer", "transfer-encoding", "upgrade", "host", "expect",
+    }
+)
+_RESPONSE_SKIP = HOP_BY_HOP | {"content-length"}
+CHUNK = 64 * 1024
+
+
+class BodyTooLarge(Exception):
+    """The client sent more than max_body_size while streaming."""
+
+
+def _connection_listed(headers) -> set[str]:
+    """Headers named in ``Connection`` are hop-by-hop too (RFC 9110 §7.6.1)."""
+    listed: set[str] = set()
+    for value in headers.getall("Connection", ()):
+        listed.update(token.strip().lower() for token in value.split(",") if token.strip())
+    return listed
+
+
+def upstream_headers(ctx: RequestContext) -> CIMultiDict:
+    """The client's headers minus hop-by-hop and removed ones, plus forwarding and added headers."""
+    request = ctx.request
+    incoming = request.headers
+    skip = HOP_BY_HOP | ctx.remove_headers | {"x-forwarded-proto", "x-forwarded-host", "forwarded"}
+    if "connection" in incoming:
+        skip = skip | _connection_listed(incoming)
+    out = CIMultiDict()
+    for name, value in incoming.items():
+        if name.lower() not in skip:
+            out.add(name, value)
+    prior = incoming.get("X-Forwarded-For")
+    out["X-Forwarded-For"] = f"{prior}, {ctx.client_ip}" if prior else ctx.client_ip
+    out["X-Forwarded-Proto"] = ctx.protocol
+    if request.host:
+        out["X-Forwarded-Host"] = request.host
+    for name, value in ctx.add_headers:
+        out.add(name, value)
+    return out
+
+
+async def _stream_body(content: aiohttp.StreamReader, limit: int):
+    total = 0
+    async for chunk in content.iter_chunked(CHUNK):
+        total += len(chunk)
+        if total > limit:
+            raise BodyTooLarge()
+        yield chunk
+
+
+def check_declared_length(request: web.Request, limit: int) -> None:
+    length = request.content_length
+    if length is not None and length > limit:
+        raise GatewayError(413, "body_too_large", f"The request body is larger than {limit} bytes")
+
+
+class Forwarder:
+    """Sends requests to native services over one shared, pooled client session."""
+
+    def __init__(self, session: aiohttp.ClientSession, max_body_size: int) -> None:
+        self.session = session
+        self.max_body_size = max_body_size
+
+    async def forward(self, ctx: RequestContext) -> web.StreamResponse:
+        request = ctx.request
+        route = ctx.route
+        api = route.api
+        check_declared_length(request, self.max_body_size)
+        url = route.upstream.url(ctx.resource, ctx.query)
+        headers = upstream_headers(ctx)
+        data = None
+        if request.body_exists:
+            data = _stream_body(request.content, self.max_body_size)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=api.connect_timeout, sock_read=api.read_timeout)
+        try:
+            upstream = await self.session.request(
+                request.method,
+                aiohttp.client.URL(url, encoded=True),
+                headers=headers,
+                data=data,
+                allow_redirects=False,
+                timeout=timeout,
+                ssl=route.ssl if route.ssl is not None else True,
+                skip_auto_headers=("Content-Type", "User-Agent", "Accept", "Accept-Encoding"),
+                compress=None,
+            )
+        except BodyTooLarge:
+            raise GatewayError(413, "body_too_large", f"The request body is larger than {self.max_body_size} bytes") from None
+        except asyncio.TimeoutError:
+            raise GatewayError(504, "upstream_timeout", "The native service did not answer in time") from None
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            if isinstance(exc.__cause__, BodyTooLarge) or isinstance(exc.__context__, BodyTooLarge):
+                raise GatewayError(413, "body_too_large", f"The request body is larger than {self.max_body_size} bytes") from None
+            log.warning("native service of %s/%s failed: %s", api.name, api.version, exc.__class__.__name__)
+            raise GatewayError(502, "upstream_unavailable", "The native service could not be reached") from None
+        try:
+            return await self._relay(request, upstream)
+        finally:
+            upstream.release()
+
+    async def _relay(self, request: web.Request, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+        response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+        skip = _RESPONSE_SKIP | _connection_listed(upstream.headers) if "connection" in upstream.headers else _RESPONSE_SKIP
+        for name, value in upstream.headers.items():
+            if name.lower() not in skip:
+                response.headers.add(name, value)
+        if upstream.content_length is not None and "chunked" not in upstream.headers.get("Transfer-Encoding", "").lower():
+            response.content_length = upstream.content_length
+        try:
+            first = await upstream.content.readany()
+        except asyncio.TimeoutError:
+            raise GatewayError(504, "upstream_timeout", "The native service did not answer in time") from None
+        except (aiohttp.ClientError, OSError):
+            raise GatewayError(502, "upstream_unavailable", "The native service broke off its answer") from None
+        await response.prepare(request)
+        try:
+            if first:
+                await response.write(first)
+                async for chunk in upstream.content.iter_chunked(CHUNK):
+                    await response.write(chunk)
+        except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
+            # The status line is gone; the only honest signal left is to cut the connection.
+            log.warning("native service broke off its answer: %s", exc.__class__.__name__)
+            if request.transport is not None:
+                request.transport.abort()
+            return response
+        await response.write_eof()
+        return response

@@ -1,0 +1,64 @@
+"""Find the API of ``/gateway/<apiName>/<apiVersion>/<resource>`` and the native URL to call.
+
+Paths are handled in their raw, percent-encoded form so that the native service receives exactly
+the resource the client sent; dot segments are refused so a resource can never climb out of the
+endpoint's base path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from microgw.config.model import ApiConfig
+from microgw.errors import bad_request, not_found
+
+GATEWAY_PREFIX = "/gateway/"
+RESOURCE_PLACEHOLDER = "${sys:resource_path}"
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamTarget:
+    """A native endpoint split around the resource: ``prefix + resource + suffix``."""
+
+    prefix: str
+    suffix: str
+    templated: bool
+
+    @classmethod
+    def parse(cls, endpoint: str) -> "UpstreamTarget":
+        if RESOURCE_PLACEHOLDER in endpoint:
+            prefix, _, suffix = endpoint.partition(RESOURCE_PLACEHOLDER)
+            return cls(prefix, suffix, True)
+        return cls(endpoint.rstrip("/") + "/", "", False)
+
+    def url(self, resource: str, query: str) -> str:
+        url = self.prefix + resource + self.suffix
+        if query:
+            url += ("&" if "?" in url else "?") + query
+        return url
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Everything the request path needs about one API, built once per runtime."""
+
+    api: ApiConfig
+    stages: tuple[Any, ...]
+    upstream: UpstreamTarget | None
+    ssl: Any = None  # ssl.SSLContext | False | None for the native service
+
+
+def split_gateway_path(raw_path: str) -> tuple[str, str, str, str]:
+    """``/gateway/a/1.0/x/y?q=1`` -> ("a", "1.0", "x/y", "q=1"); names are percent-decoded."""
+    path, _, query = raw_path.partition("?")
+    rest = path[len(GATEWAY_PREFIX):]
+    name, sep, rest = rest.partition("/")
+    version, _, resource = rest.partition("/")
+    if not name or not sep or not version:
+        raise not_found("The path must be /gateway/<apiName>/<apiVersion>/<resource>")
+    for segment in resource.split("/"):
+        if segment and unquote(segment) in (".", ".."):
+            raise bad_request("The resource path may not contain '.' or '..' segments", "invalid_path")
+    return unquote(name), unquote(version), resource, query

@@ -1,0 +1,243 @@
+"""The gateway process: listeners, the request path, start, stop and reload.
+
+One aiohttp application serves both listeners; the protocol of a request is that of the socket it
+arrived on. The request path reads the current runtime once and never reaches back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import signal
+import time
+from typing import Any, Mapping
+
+import aiohttp
+from aiohttp import web
+
+from microgw import mock
+from microgw.config.errors import ConfigError
+from microgw.config.loader import Loaded, load_settings
+from microgw.endpoints import admin
+from microgw.errors import GatewayError, not_found
+from microgw.keys.tls import TlsConfigError, server_context
+from microgw.logs import AccessLogger, configure
+from microgw.metrics import Metrics
+from microgw.policies.context import RequestContext
+from microgw.proxy import Forwarder
+from microgw.responses import error_response
+from microgw.routing import GATEWAY_PREFIX, split_gateway_path
+from microgw.runtime import Runtime, build_runtime
+
+log = logging.getLogger("microgw")
+
+ALL_METHODS = "*"
+HASHED_PREFIXES = ("scrypt$", "pbkdf2_sha256$")
+
+
+class Gateway:
+    """A running microgw: owns the listeners, the upstream pool and the current runtime."""
+
+    def __init__(
+        self,
+        loaded: Loaded,
+        *,
+        config_paths: list[str] | None = None,
+        environ: Mapping[str, str] | None = None,
+        overrides: dict | None = None,
+    ) -> None:
+        self.loaded = loaded
+        self.config_paths = list(config_paths or [])
+        self.environ = environ
+        self.overrides = overrides
+        self._runtime: Runtime | None = None
+        self.metrics = Metrics()
+        self.started_at = time.time()
+        self.listener_urls: list[str] = []
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.forwarder: Forwarder | None = None
+        self._reload_lock = asyncio.Lock()
+
+    @property
+    def runtime(self) -> Runtime:
+        assert self._runtime is not None
+        return self._runtime
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        settings = self.loaded.settings
+        runtime = build_runtime(settings)
+        https_context = None
+        if settings.server.https_port is not None and settings.key_store is not None:
+            try:
+                https_context = server_context(settings.key_store)
+            except TlsConfigError as exc:
+                from microgw.config.errors import ConfigProblem
+
+                raise ConfigError([ConfigProblem("configuration", "key_store", str(exc))]) from None
+        srv = settings.server
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=srv.upstream_connections, limit_per_host=0, enable_cleanup_closed=True),
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trust_env=False,
+        )
+        self.forwarder = Forwarder(self._session, srv.max_body_size)
+        await runtime.start()
+        self._runtime = runtime
+        app = web.Application(client_max_size=1 << 20)
+        app.on_response_prepare.append(_server_header)
+        app.add_routes(admin.routes(self))
+        app.add_routes(self.extra_routes())
+        app.router.add_route(ALL_METHODS, GATEWAY_PREFIX + "{tail:.*}", self.handle_gateway)
+        app.router.add_route(ALL_METHODS, "/{tail:.*}", self.handle_unknown)
+        self._runner = web.AppRunner(
+            app,
+            handle_signals=False,
+            shutdown_timeout=srv.shutdown_grace,
+            access_log_class=AccessLogger,
+            access_log=logging.getLogger("microgw.access") if settings.access_log else None,
+            keepalive_timeout=srv.idle_timeout,
+            max_line_size=srv.max_header_size,
+            max_field_size=srv.max_header_size,
+            max_headers=srv.max_headers,
+            auto_decompress=False,
+        )
+        await self._runner.setup()
+        for scheme, port, context in (("http", srv.http_port, None), ("https", srv.https_port, https_context)):
+            if port is None:
+                continue
+            site = web.TCPSite(self._runner, srv.host, port, ssl_context=context, backlog=1024, reuse_address=True)
+            await site.start()
+            for sock in site._server.sockets:  # type: ignore[union-attr]
+                host, bound = sock.getsockname()[:2]
+                url = f"{scheme}://{host}:{bound}"
+                self.listener_urls.append(url)
+                log.info("listening on %s", url)
+
+    async def stop(self) -> None:
+        """Stop listening, let in-flight requests finish (bounded by shutdown_grace), then close."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self._runtime is not None:
+            await self._runtime.close()
+
+    async def reload(self) -> bool:
+        """Re-read the configuration files; on any problem keep serving the current runtime."""
+        async with self._reload_lock:
+            try:
+                loaded = await asyncio.to_thread(load_settings, self.config_paths, environ=self.environ, overrides=self.overrides)
+                runtime = build_runtime(loaded.settings)
+            except ConfigError as exc:
+                log.error("reload refused, keeping the current settings:\n%s", exc)
+                return False
+            old = self.runtime.settings.server
+            if loaded.settings.server != old:
+                log.warning("listener settings changed; they take effect after a restart")
+            await runtime.start()
+            previous, self._runtime, self.loaded = self._runtime, runtime, loaded
+            log.info("settings reloaded: %d APIs", len(runtime.routes))
+            if previous is not None:
+                asyncio.get_running_loop().call_later(
+                    max(old.shutdown_grace, 1.0), lambda: asyncio.ensure_future(previous.close())
+                )
+            return True
+
+    # --- request path ------------------------------------------------------------------------
+
+    async def handle_gateway(self, request: web.Request) -> web.StreamResponse:
+        runtime = self.runtime
+        route = None
+        try:
+            name, version, resource, query = split_gateway_path(request.raw_path)
+            route = runtime.routes.get((name, version))
+            if route is None:
+                raise not_found("No API matches this path")
+            ctx = RequestContext(request, route, resource, query, "https" if request.secure else "http", request.remote or "")
+            request["microgw"] = ctx
+            for stage in route.stages:
+                await stage.apply(ctx)
+            if route.upstream is None:
+                response = await mock.answer(ctx)
+            else:
+                response = await self.forwarder.forward(ctx)  # type: ignore[union-attr]
+        except GatewayError as error:
+            self.metrics.refused(error.code)
+            response = error_response(error)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug of ours: log it, answer without internals
+            log.exception("unexpected error on %s %s", request.method, request.path)
+            response = error_response(GatewayError(500, "internal_error", "Internal gateway error"))
+        if route is not None:
+            self.metrics.observe(route.api.name, route.api.version, response.status)
+        return response
+
+    async def handle_unknown(self, request: web.Request) -> web.Response:
+        if request.path.startswith(admin.PREFIX + "/") or request.path.startswith("/rest/"):
+            return error_response(GatewayError(404, "not_found", "No such endpoint"))
+        return error_response(not_found())
+
+    # --- hooks for other rooms ---------------------------------------------------------------
+
+    def extra_routes(self) -> list[web.RouteDef]:
+        """Built-in endpoints of other rooms (token issuing, JWKS); registered before /gateway/."""
+        from microgw.endpoints import builtin_routes
+
+        return builtin_routes(self)
+
+    def runtime_assets(self) -> dict[str, Any]:
+        return {}
+
+    async def verify_secret(self, presented: str, stored: str) -> bool:
+        """Check a password against a stored hash or a plain (decoded ``{encoded}``) value."""
+        if stored.startswith(HASHED_PREFIXES):
+            from microgw.keys.passwords import verify_password_async
+
+            return await verify_password_async(presented, stored)
+        return hmac.compare_digest(presented.encode(), stored.encode())
+
+
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Say who answers without naming the stack (native services keep their own Server header)."""
+    if "microgw" in request or "Server" not in response.headers or response.headers["Server"].startswith("Python/"):
+        response.headers["Server"] = "microgw"
+
+
+async def serve(gateway: Gateway) -> int:
+    """Run until SIGINT/SIGTERM; SIGHUP reloads. Returns the process exit code."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(gateway.reload()))
+    try:
+        await gateway.start()
+    except ConfigError as exc:
+        log.error("cannot start:\n%s", exc)
+        await gateway.stop()
+        return 2
+    except OSError as exc:
+        log.error("cannot listen: %s", exc)
+        await gateway.stop()
+        return 1
+    log.info("microgw started with %d APIs", len(gateway.runtime.routes))
+    await stop.wait()
+    log.info("stopping: draining in-flight requests (at most %ss)", gateway.runtime.settings.server.shutdown_grace)
+    await gateway.stop()
+    log.info("stopped")
+    return 0
+
+
+def run(loaded: Loaded, **kwargs: Any) -> int:
+    configure(loaded.settings.log_level)
+    for warning in loaded.warnings:
+        log.warning("%s", warning)
+    return asyncio.run(serve(Gateway(loaded, **kwargs)))

@@ -1,0 +1,1 @@
+"""sync room of microgw (see ARCHITECTURE)."""

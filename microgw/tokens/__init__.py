@@ -1,0 +1,1 @@
+"""tokens room of microgw (see ARCHITECTURE)."""
