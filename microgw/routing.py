@@ -31,10 +31,14 @@ class UpstreamTarget:
         if RESOURCE_PLACEHOLDER in endpoint:
             prefix, _, suffix = endpoint.partition(RESOURCE_PLACEHOLDER)
             return cls(prefix, suffix, True)
-        return cls(endpoint.rstrip("/") + "/", "", False)
+        return cls(endpoint.rstrip("/"), "", False)
 
-    def url(self, resource: str, query: str) -> str:
-        url = self.prefix + resource + self.suffix
+    def url(self, resource: str | None, query: str) -> str:
+        """``resource`` None means the client's path ended at the version (no slash after it)."""
+        if self.templated:
+            url = self.prefix + (resource or "") + self.suffix
+        else:
+            url = self.prefix if resource is None else self.prefix + "/" + resource
         if query:
             url += ("&" if "?" in url else "?") + query
         return url
@@ -50,15 +54,20 @@ class Route:
     ssl: Any = None  # ssl.SSLContext | False | None for the native service
 
 
-def split_gateway_path(raw_path: str) -> tuple[str, str, str, str]:
-    """``/gateway/a/1.0/x/y?q=1`` -> ("a", "1.0", "x/y", "q=1"); names are percent-decoded."""
+def split_gateway_path(raw_path: str) -> tuple[str, str, str | None, str]:
+    """``/gateway/a/1.0/x/y?q=1`` -> ("a", "1.0", "x/y", "q=1"); names are percent-decoded.
+
+    The resource is None when nothing, not even a slash, follows the version, so that a base
+    endpoint is called exactly as ``/gateway/a/1.0`` or ``/gateway/a/1.0/`` asked.
+    """
     path, _, query = raw_path.partition("?")
     rest = path[len(GATEWAY_PREFIX):]
     name, sep, rest = rest.partition("/")
-    version, _, resource = rest.partition("/")
+    version, slash, resource_text = rest.partition("/")
     if not name or not sep or not version:
         raise not_found("The path must be /gateway/<apiName>/<apiVersion>/<resource>")
-    for segment in resource.split("/"):
+    resource = resource_text if slash else None
+    for segment in resource_text.split("/"):
         if segment and unquote(segment) in (".", ".."):
             raise bad_request("The resource path may not contain '.' or '..' segments", "invalid_path")
     return unquote(name), unquote(version), resource, query

@@ -96,7 +96,7 @@ class _Builder:
         admin = data.get("admin")
         return Settings(
             server=server,
-            apis=self.apis(data.get("apis", [])),
+            apis=self.apis(data.get("apis", []), data.get("aliases", {})),
             key_store=key_store,
             trust_store=self.store(data.get("trust_store")),
             log_level=_level(logging_.get("level", "INFO")),
@@ -140,10 +140,16 @@ class _Builder:
             key_alias=data.get("key_alias"),
         )
 
-    def apis(self, items: list[dict]) -> tuple[ApiConfig, ...]:
+    def apis(self, items: list[dict], aliases: dict) -> tuple[ApiConfig, ...]:
         seen: set[tuple[str, str]] = set()
         out = []
         for index, item in enumerate(items):
+            if "endpoint" in item:
+                try:
+                    item = {**item, "endpoint": expand_aliases(item["endpoint"], aliases)}
+                except KeyError as exc:
+                    self.fail(["apis", index, "endpoint"], f"no alias named {exc.args[0]!r} (define it under aliases)")
+                    continue
             api = self.api(item)
             if api.key in seen:
                 self.fail(["apis", index], f"API {api.name} version {api.version} is defined twice")
@@ -168,6 +174,17 @@ class _Builder:
             description=item.get("description", ""),
             policies=MappingProxyType(dict(item.get("policies", {}))),
         )
+
+
+_ALIAS = re.compile(r"\$\{([^}:]+)\}")
+
+
+def expand_aliases(text: str, aliases: dict) -> str:
+    """Replace ``${name}`` with the value of the simple alias ``name`` (the vendor's endpoint aliases).
+
+    ``${sys:...}`` placeholders are left for the request path; an unknown name raises KeyError.
+    """
+    return _ALIAS.sub(lambda m: str(aliases[m.group(1)]["value"]), text)
 
 
 def _version_text(version: Any) -> str:

@@ -99,6 +99,15 @@ def _env_path(name: str, node_schema: dict) -> tuple[list[str], dict] | None:
     matching ignores case, as shells and the vendor's docs differ in it.
     """
     props = _properties(node_schema)
+    extra = _additional(node_schema)
+    if extra is not None and not props:
+        # a map of user-chosen names (e.g. aliases): the name is everything before a known field
+        pieces = name.split("_")
+        for cut in range(1, len(pieces)):
+            found = _env_path("_".join(pieces[cut:]), extra)
+            if found is not None:
+                return ["_".join(pieces[:cut]), *found[0]], found[1]
+        return None
     for prop in sorted(props, key=len, reverse=True):
         lowered = prop.lower()
         rest = name.lower()
@@ -109,6 +118,11 @@ def _env_path(name: str, node_schema: dict) -> tuple[list[str], dict] | None:
             if found is not None:
                 return [prop, *found[0]], found[1]
     return None
+
+
+def _additional(node_schema: dict) -> dict | None:
+    extra = node_schema.get("additionalProperties")
+    return extra if isinstance(extra, dict) else None
 
 
 def _properties(node_schema: dict) -> dict:

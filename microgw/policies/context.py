@@ -33,10 +33,10 @@ class RequestContext:
         "extras",
     )
 
-    def __init__(self, request: "web.Request", route: "Route", resource: str, query: str, protocol: str, client_ip: str) -> None:
+    def __init__(self, request: "web.Request", route: "Route", resource: str | None, query: str, protocol: str, client_ip: str) -> None:
         self.request = request
         self.route = route
-        self.resource = resource  # still percent-encoded, as the client sent it
+        self.resource = resource  # still percent-encoded, as the client sent it; None: no slash after the version
         self.query = query
         self.protocol = protocol  # "http" | "https"
         self.client_ip = client_ip

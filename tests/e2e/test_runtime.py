@@ -1,0 +1,149 @@
+"""End to end: the CLI, HTTPS listeners, env overrides, admin endpoints, probes."""
+
+from __future__ import annotations
+
+import base64
+import ssl
+
+import aiohttp
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography import x509
+
+from support import basic_auth
+from support.gateway import run_microgw, write_config
+
+MOCK_API = {"name": "hello", "version": "1.0", "mock": {"json": {"hi": True}}}
+
+
+async def test_check_reports_every_problem_and_fails(tmp_path):
+    path = write_config(tmp_path, "ports:\n  http: x\napis:\n  - name: a\n    version: '1'\n", "bad.yml")
+    code, _, err = await run_microgw("check", "-c", str(path))
+    assert code == 2
+    assert f"{path}:2 at ports.http: 'x' is not of type 'integer'" in err
+    assert f"{path}:4 at apis[0]: an API needs exactly one of endpoint" in err
+
+
+async def test_check_accepts_a_good_config(tmp_path):
+    path = write_config(tmp_path, {"apis": [MOCK_API]})
+    code, _, err = await run_microgw("check", "-c", str(path))
+    assert code == 0, err
+    assert "configuration OK: 1 APIs" in err
+
+
+async def test_start_refuses_a_broken_config(tmp_path):
+    path = write_config(tmp_path, "apis: [{name: a}]\n")
+    code, _, err = await run_microgw("start", "-c", str(path))
+    assert code == 2
+    assert "apis[0]" in err
+
+
+async def test_version(tmp_path):
+    from microgw import __version__
+
+    code, out, _ = await run_microgw("--version")
+    assert code == 0 and out.strip() == f"microgw {__version__}"
+
+
+async def test_env_override_and_encoded_admin_password(gateway, client):
+    gw = await gateway(
+        {"admin": {"user": "ops", "password": "{encoded}" + base64.b64encode(b"s3cret").decode()}, "apis": [MOCK_API]},
+        env={"mcgw_extended_settings_apiKeyHeader": "X-From-Env", "mcgw_logging_level": "debug"},
+    )
+    async with client.get(f"{gw.http}/rest/microgateway/settings") as resp:
+        assert resp.status == 401
+        assert resp.headers["WWW-Authenticate"].startswith('Basic realm="microgw-admin"')
+    async with client.get(f"{gw.http}/rest/microgateway/settings", headers=basic_auth("ops", "wrong")) as resp:
+        assert resp.status == 401
+    async with client.get(f"{gw.http}/rest/microgateway/settings", headers=basic_auth("ops", "s3cret")) as resp:
+        assert resp.status == 200
+        settings = await resp.json()
+    assert settings["extended_settings"]["apiKeyHeader"] == "X-From-Env"
+    assert settings["logging"]["level"] == "debug"
+    assert settings["admin"]["password"] == "********"
+    # probes never ask for credentials
+    async with client.get(f"{gw.http}/rest/microgateway/health") as resp:
+        assert resp.status == 200
+    async with client.get(f"{gw.http}/rest/microgateway/ready") as resp:
+        assert resp.status == 200 and (await resp.json())["ready"] is True
+
+
+async def test_status_assets_and_metrics(gateway, client):
+    gw = await gateway({"apis": [MOCK_API]})
+    async with client.get(f"{gw.http}/gateway/hello/1.0/") as resp:
+        assert resp.status == 200 and await resp.json() == {"hi": True}
+        assert resp.headers["Server"] == "microgw"
+    async with client.get(f"{gw.http}/rest/microgateway/status") as resp:
+        status = await resp.json()
+    assert status["status"] == "running" and status["apis"] == 1 and status["requests"] == 1
+    async with client.get(f"{gw.http}/rest/microgateway/assets") as resp:
+        assets = await resp.json()
+    assert assets["apis"][0]["path"] == "/gateway/hello/1.0/"
+    async with client.get(f"{gw.http}/rest/microgateway/metrics") as resp:
+        text = await resp.text()
+    assert 'microgw_requests_total{api="hello",version="1.0",status="200"} 1' in text
+
+
+async def test_https_with_pem_keystore(gateway, client, ca, tmp_path, upstream):
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
+    gw = await gateway(
+        {
+            "key_store": {"type": "PEM", "location": "server.pem"},
+            "apis": [{"name": "echo", "version": "1", "endpoint": f"{upstream.url}/echo"}],
+        },
+        expect=("http", "https"),
+    )
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    async with client.get(f"{gw.https}/gateway/echo/1/x", ssl=context) as resp:
+        assert resp.status == 200
+        body = await resp.json()
+    assert body["headers"]["x-forwarded-proto"] == "https"
+    # an untrusting client refuses the gateway's certificate
+    try:
+        async with client.get(f"{gw.https}/gateway/echo/1/x") as resp:
+            raise AssertionError("expected a certificate error")
+    except aiohttp.ClientConnectorCertificateError:
+        pass
+
+
+async def test_https_with_pkcs12_keystore_and_https_only_api(gateway, client, ca, tmp_path):
+    cert = ca.issue_cert("127.0.0.1")
+    key = serialization.load_pem_private_key(cert.private_key_pem.bytes(), None)
+    leaf = x509.load_pem_x509_certificate(cert.cert_chain_pems[0].bytes())
+    p12 = pkcs12.serialize_key_and_certificates(
+        b"gateway", key, leaf, None, serialization.BestAvailableEncryption(b"changeit")
+    )
+    (tmp_path / "server.p12").write_bytes(p12)
+    gw = await gateway(
+        {
+            "key_store": {"type": "PKCS12", "location": "server.p12", "password": "changeit"},
+            "apis": [{**MOCK_API, "protocols": ["https"]}],
+        },
+        expect=("http", "https"),
+    )
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    async with client.get(f"{gw.https}/gateway/hello/1.0/", ssl=context) as resp:
+        assert resp.status == 200
+    async with client.get(f"{gw.http}/gateway/hello/1.0/") as resp:
+        assert resp.status == 403
+
+
+async def test_wrong_keystore_password_is_a_config_error(tmp_path, ca):
+    cert = ca.issue_cert("127.0.0.1")
+    key = serialization.load_pem_private_key(cert.private_key_pem.bytes(), None)
+    leaf = x509.load_pem_x509_certificate(cert.cert_chain_pems[0].bytes())
+    (tmp_path / "server.p12").write_bytes(
+        pkcs12.serialize_key_and_certificates(b"gw", key, leaf, None, serialization.BestAvailableEncryption(b"right"))
+    )
+    secret = "Zq9-never-shown"
+    path = write_config(
+        tmp_path,
+        {"ports": {"https": 0}, "key_store": {"type": "PKCS12", "location": "server.p12", "password": secret}, "apis": [MOCK_API]},
+    )
+    code, _, err = await run_microgw("start", "-c", str(path))
+    assert code == 2
+    assert "key_store" in err and "server.p12" in err
+    assert secret not in err
