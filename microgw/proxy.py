@@ -30,6 +30,9 @@ _RESPONSE_SKIP = HOP_BY_HOP | {"content-length"}
 CHUNK = 64 * 1024
 
 
+SMALL_BODY = 64 * 1024  # answers up to this size go out in one write, headers and body together
+
+
 class BodyTooLarge(Exception):
     """The client sent more than max_body_size while streaming."""
 
@@ -40,6 +43,14 @@ def _connection_listed(headers) -> set[str]:
     for value in headers.getall("Connection", ()):
         listed.update(token.strip().lower() for token in value.split(",") if token.strip())
     return listed
+
+
+def _copy_response_headers(upstream: aiohttp.ClientResponse, response: web.StreamResponse) -> None:
+    headers = upstream.headers
+    skip = _RESPONSE_SKIP | _connection_listed(headers) if "connection" in headers else _RESPONSE_SKIP
+    for name, value in headers.items():
+        if name.lower() not in skip:
+            response.headers.add(name, value)
 
 
 def upstream_headers(ctx: RequestContext) -> CIMultiDict:
@@ -123,30 +134,44 @@ class Forwarder:
             upstream.release()
 
     async def _relay(self, request: web.Request, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+        length = upstream.content_length
+        chunked = "chunked" in upstream.headers.get("Transfer-Encoding", "").lower()
+        if length is not None and length <= SMALL_BODY and not chunked:
+            return await self._relay_small(upstream)
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-        skip = _RESPONSE_SKIP | _connection_listed(upstream.headers) if "connection" in upstream.headers else _RESPONSE_SKIP
-        for name, value in upstream.headers.items():
-            if name.lower() not in skip:
-                response.headers.add(name, value)
-        if upstream.content_length is not None and "chunked" not in upstream.headers.get("Transfer-Encoding", "").lower():
-            response.content_length = upstream.content_length
+        _copy_response_headers(upstream, response)
+        if length is not None and not chunked:
+            response.content_length = length
         try:
             first = await upstream.content.readany()
         except asyncio.TimeoutError:
             raise GatewayError(504, "upstream_timeout", "The native service did not answer in time") from None
         except (aiohttp.ClientError, OSError):
             raise GatewayError(502, "upstream_unavailable", "The native service broke off its answer") from None
-        await response.prepare(request)
         try:
+            await response.prepare(request)
             if first:
                 await response.write(first)
                 async for chunk in upstream.content.iter_chunked(CHUNK):
                     await response.write(chunk)
+            await response.write_eof()
+        except ConnectionResetError:
+            log.debug("client went away during the answer")  # nothing left to tell anyone
         except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
             # The status line is gone; the only honest signal left is to cut the connection.
             log.warning("native service broke off its answer: %s", exc.__class__.__name__)
             if request.transport is not None:
                 request.transport.abort()
-            return response
-        await response.write_eof()
+        return response
+
+    async def _relay_small(self, upstream: aiohttp.ClientResponse) -> web.Response:
+        """A short answer of known length is read whole: one write to the client instead of three."""
+        try:
+            body = await upstream.read()
+        except asyncio.TimeoutError:
+            raise GatewayError(504, "upstream_timeout", "The native service did not answer in time") from None
+        except (aiohttp.ClientError, OSError):
+            raise GatewayError(502, "upstream_unavailable", "The native service broke off its answer") from None
+        response = web.Response(status=upstream.status, reason=upstream.reason, body=body)
+        _copy_response_headers(upstream, response)
         return response

@@ -14,19 +14,29 @@ from typing import Any, Mapping
 
 from microgw.config.errors import ConfigError, ConfigProblem
 from microgw.config.model import ApiConfig, Settings
+from microgw.keys.providers import KeyProblem, key_sources, signing_keyring
+from microgw.keys.signing import KeyringRef
 from microgw.keys.tls import TlsConfigError, client_context
+from microgw.policies import jwt as _jwt_policy  # noqa: F401  (registers the policy)
 from microgw.policies import pipeline
 from microgw.policies.transport import TransportStage
+from microgw.tokens.cache import VerifiedTokenCache
+from microgw.tokens.issuer import TokenIssuer
+from microgw.tokens.validator import AuthServer, TokenValidator
 from microgw.routing import Route, UpstreamTarget
 
 
 @dataclass(frozen=True)
 class Services:
-    """Shared parts the policies of every API use; later rooms add theirs here."""
+    """Shared parts the policies and endpoints use; built once per runtime."""
 
     settings: Settings
     client_ssl: ssl.SSLContext
     background: tuple[Any, ...] = ()  # objects with async start()/close() and a `ready` flag
+    validator: TokenValidator | None = None
+    keyring: KeyringRef | None = None
+    issuer: TokenIssuer | None = None
+    users: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # name -> stored password
 
 
 @dataclass(frozen=True)
@@ -46,17 +56,21 @@ class Runtime:
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Ready when every background part (e.g. a remote JWKS) has what it needs at least once."""
-        details = {getattr(p, "name", repr(p)): bool(getattr(p, "ready", True)) for p in self.services.background}
+        details = {getattr(p, "description", repr(p)): bool(getattr(p, "ready", True)) for p in self.services.background}
         return all(details.values()), details
 
 
 def build_runtime(settings: Settings) -> Runtime:
+    """Blocking (reads key files, may create the first managed key): run it off the event loop."""
     problems: list[ConfigProblem] = []
     try:
         client_ssl = client_context(settings.trust_store)
     except TlsConfigError as exc:
         raise ConfigError([ConfigProblem("configuration", "trust_store", str(exc))]) from None
-    services = Services(settings=settings, client_ssl=client_ssl)
+    try:
+        services = _security_services(settings, client_ssl)
+    except KeyProblem as exc:
+        raise ConfigError([ConfigProblem("configuration", exc.path, str(exc))]) from None
     routes: dict[tuple[str, str], Route] = {}
     for index, api in enumerate(settings.apis):
         if not api.active:
@@ -68,6 +82,46 @@ def build_runtime(settings: Settings) -> Runtime:
     if problems:
         raise ConfigError(problems)
     return Runtime(settings=settings, routes=MappingProxyType(routes), services=services)
+
+
+def _security_services(settings: Settings, client_ssl: ssl.SSLContext) -> Services:
+    security = settings.security
+    keyring = signing_keyring(settings)
+    issuer = None
+    if settings.issuer is not None and keyring is not None:
+        config = settings.issuer
+        try:
+            issuer = TokenIssuer(config.issuer, keyring, config.algorithm, config.expiry_seconds, list(config.audience) or None)
+        except ValueError as exc:
+            raise KeyProblem("issuer", str(exc)) from None
+    built, remotes = key_sources(settings, client_ssl, keyring)
+    servers = [
+        AuthServer(
+            id=b.config.id,
+            name=b.config.name,
+            issuer=b.issuer,
+            key_sources=b.sources,
+            clock_skew=b.config.clock_skew,
+            allowed_algs=b.config.algorithms,
+        )
+        for b in built
+    ]
+    validator = None
+    if servers:
+        cache = VerifiedTokenCache(security.token_cache_entries) if security.token_cache_entries else None
+        try:
+            validator = TokenValidator(servers, default_skew=security.clock_skew, cache=cache, max_token_length=security.max_token_length)
+        except ValueError as exc:
+            raise KeyProblem("security_settings.auth_servers", str(exc)) from None
+    return Services(
+        settings=settings,
+        client_ssl=client_ssl,
+        background=tuple(remotes),
+        validator=validator,
+        keyring=keyring,
+        issuer=issuer,
+        users=MappingProxyType({u.name: u.password for u in settings.users}),
+    )
 
 
 def _route(api: ApiConfig, services: Services) -> Route:

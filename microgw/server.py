@@ -18,7 +18,7 @@ from aiohttp import web
 
 from microgw import mock
 from microgw.config.errors import ConfigError
-from microgw.config.loader import Loaded, load_settings
+from microgw.config.loader import HASHED_PREFIXES, Loaded, load_settings
 from microgw.endpoints import admin
 from microgw.errors import GatewayError, not_found
 from microgw.keys.tls import TlsConfigError, server_context
@@ -33,7 +33,6 @@ from microgw.runtime import Runtime, build_runtime
 log = logging.getLogger("microgw")
 
 ALL_METHODS = "*"
-HASHED_PREFIXES = ("scrypt$", "pbkdf2_sha256$")
 
 
 class Gateway:
@@ -69,7 +68,7 @@ class Gateway:
 
     async def start(self) -> None:
         settings = self.loaded.settings
-        runtime = build_runtime(settings)
+        runtime = await asyncio.to_thread(build_runtime, settings)
         https_context = None
         if settings.server.https_port is not None and settings.key_store is not None:
             try:
@@ -134,7 +133,7 @@ class Gateway:
         async with self._reload_lock:
             try:
                 loaded = await asyncio.to_thread(load_settings, self.config_paths, environ=self.environ, overrides=self.overrides)
-                runtime = build_runtime(loaded.settings)
+                runtime = await asyncio.to_thread(build_runtime, loaded.settings)
             except ConfigError as exc:
                 log.error("reload refused, keeping the current settings:\n%s", exc)
                 return False

@@ -30,22 +30,51 @@ def ca():
     return trustme.CA()
 
 
+@pytest.fixture(scope="session")
+def state_template(tmp_path_factory) -> Path:
+    """A state directory with one managed RS256 key, made once: generating RSA-3072 per test is slow."""
+    from microgw.keys.signing import KeyStateDir
+
+    folder = tmp_path_factory.mktemp("state-template")
+    KeyStateDir(folder / "keys", rsa_bits=2048).load_or_create("RS256")
+    return folder
+
+
 @pytest.fixture
-async def gateway(tmp_path: Path):
+async def gateway(tmp_path: Path, state_template: Path):
     """``await gateway(config)`` starts microgw on free ports; every one is stopped after the test.
 
-    ``config`` is a dict or YAML text written to a temporary file, or a Path used as it is.
+    ``config`` is a dict or YAML text written to a temporary file, or a Path used as it is. Each
+    gateway gets its own copy of a state directory (``mcgw_state_dir``) unless the test sets one.
     """
+    import shutil
+
     started = []
 
-    async def start(*configs, **kwargs):
+    async def start(*configs, env=None, **kwargs):
         paths = []
         for index, config in enumerate(configs):
-            paths.append(config if isinstance(config, Path) else write_config(tmp_path, config, f"config{index}.yml"))
-        process = await start_gateway(*paths, **kwargs)
+            paths.append(config if isinstance(config, Path) else write_config(tmp_path, config, f"config{len(started)}-{index}.yml"))
+        env = dict(env or {})
+        if "mcgw_state_dir" not in env:
+            state = tmp_path / f"state{len(started)}"
+            shutil.copytree(state_template, state)
+            env["mcgw_state_dir"] = str(state)
+        process = await start_gateway(*paths, env=env, **kwargs)
         started.append(process)
         return process
 
     yield start
     for process in started:
         await process.stop()
+
+
+@pytest.fixture
+async def idp():
+    from support.idp import IdentityProvider
+
+    provider = IdentityProvider()
+    provider.add_key("k1", "RS256")
+    await provider.start()
+    yield provider
+    await provider.stop()

@@ -24,9 +24,11 @@ from microgw.config.model import (
     Settings,
     StoreConfig,
 )
+from microgw.config import security as sec
 from microgw.config.secrets import decode_encoded_values
 from microgw.config.sources import Source, combine, command_line_source, env_source, file_sources, origin
 
+HASHED_PREFIXES = ("scrypt$", "pbkdf2_sha256$")
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)i?b?\s*$", re.IGNORECASE)
 
 
@@ -94,18 +96,99 @@ class _Builder:
             self.fail(["ports", "https"], "an HTTPS port needs key_store (certificate and key)")
         logging_ = data.get("logging", {})
         admin = data.get("admin")
+        trust_store = self.store(data.get("trust_store"))
+        keystores = self.aliases("keystores", data, key_store)
+        truststores = self.aliases("truststores", data, trust_store)
+        security = self.security(data)
+        extended = MappingProxyType(dict(data.get("extended_settings", {})))
+        issuer = self.issuer(data, security, keystores, extended)
+        users = self.users(data)
+        apis = self.apis(data.get("apis", []), data.get("aliases", {}))
+        self.check_policies(data.get("apis", []), security, issuer)
         return Settings(
             server=server,
-            apis=self.apis(data.get("apis", []), data.get("aliases", {})),
+            apis=apis,
             key_store=key_store,
-            trust_store=self.store(data.get("trust_store")),
+            trust_store=trust_store,
             log_level=_level(logging_.get("level", "INFO")),
             access_log=logging_.get("access_log", True),
-            extended_settings=MappingProxyType(dict(data.get("extended_settings", {}))),
+            extended_settings=extended,
             admin=AdminConfig(admin["user"], admin["password"]) if admin else None,
             raw=MappingProxyType(data),
             base_dir=base_dir,
+            state_dir=data.get("state_dir") or sec.default_state_dir(),
+            keystores=keystores,
+            truststores=truststores,
+            security=security,
+            issuer=issuer,
+            users=users,
         )
+
+    def aliases(self, section: str, data: dict, default: StoreConfig | None) -> Mapping[str, StoreConfig]:
+        stores = {"default": default} if default else {}
+        for alias, item in data.get(section, {}).items():
+            stores[alias] = self.store(item)
+        return MappingProxyType(stores)
+
+    def security(self, data: dict) -> sec.SecurityConfig:
+        section = data.get("security_settings") or {}
+        try:
+            security = sec.parse_security(section)
+        except ValueError as exc:
+            self.fail(["security_settings"], str(exc))
+            return sec.SecurityConfig()
+        ids: dict[str, int] = {}
+        issuers: dict[str, int] = {}
+        for index, server in enumerate(security.auth_servers):
+            where = ["security_settings", "auth_servers", index]
+            if server.id in ids:
+                self.fail([*where, "id"], f"auth server id {server.id!r} is used twice")
+            ids[server.id] = index
+            if server.issuer and server.issuer in issuers:
+                self.fail([*where, "localIntrospectionConfig", "issuer"], f"issuer {server.issuer!r} belongs to two auth servers; the issuer selects the keys")
+            if server.issuer:
+                issuers[server.issuer] = index
+            if server.certificate_alias and server.truststore_alias is None and "trust_store" not in data and "truststores" not in data:
+                self.fail([*where, "localIntrospectionConfig", "certificateAlias"], "a certificate alias needs a trust_store (or truststores and trustStoreAlias)")
+            elif server.truststore_alias and server.truststore_alias not in data.get("truststores", {}) and server.truststore_alias != "default":
+                self.fail([*where, "localIntrospectionConfig", "trustStoreAlias"], f"no truststore with alias {server.truststore_alias!r} (define it under truststores)")
+        return security
+
+    def issuer(self, data: dict, security: sec.SecurityConfig, keystores: Mapping, extended: Mapping) -> sec.IssuerConfig | None:
+        https_default = not (extended.get("pg_JWT_isHTTPS") is False or str(extended.get("pg_JWT_isHTTPS", "")).lower() == "false")
+        try:
+            issuer = sec.parse_issuer(data.get("issuer"), security, https_default)
+        except ValueError as exc:
+            self.fail(["security_settings", "auth_servers"], str(exc))
+            return None
+        if issuer and issuer.key_alias is not None:
+            alias = issuer.keystore_alias or "default"
+            if alias not in keystores:
+                self.fail(["issuer", "signing_key", "keystore"], f"no keystore with alias {alias!r} (key_store is 'default'; others go under keystores)")
+        return issuer
+
+    def users(self, data: dict) -> tuple[sec.UserConfig, ...]:
+        from microgw.keys.passwords import check_hash_format
+
+        users = sec.parse_users(data.get("users"))
+        seen: set[str] = set()
+        for index, user in enumerate(users):
+            if user.name in seen:
+                self.fail(["users", index, "name"], f"user {user.name!r} is defined twice")
+            seen.add(user.name)
+            if user.password.startswith(HASHED_PREFIXES):
+                problem = check_hash_format(user.password)
+                if problem:
+                    self.fail(["users", index, "password"], problem)
+        return users
+
+    def check_policies(self, items: list[dict], security: sec.SecurityConfig, issuer) -> None:
+        known = {s.id for s in security.auth_servers} | ({sec.LOCAL_SERVER_ID} if issuer else set())
+        for index, item in enumerate(items):
+            jwt = (item.get("policies") or {}).get("jwt")
+            for position, server in enumerate((jwt or {}).get("auth_servers", [])):
+                if server not in known:
+                    self.fail(["apis", index, "policies", "jwt", "auth_servers", position], f"no auth server with id {server!r}")
 
     def server(self, data: dict) -> ServerConfig:
         ports = data.get("ports", {})

@@ -84,6 +84,13 @@ class Settings:
     admin: AdminConfig | None = None
     raw: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     base_dir: str = "."
+    state_dir: str = "."
+    keystores: Mapping[str, StoreConfig] = field(default_factory=lambda: MappingProxyType({}))
+    truststores: Mapping[str, StoreConfig] = field(default_factory=lambda: MappingProxyType({}))
+    security: Any = None  # config.security.SecurityConfig
+    issuer: Any = None  # config.security.IssuerConfig | None
+    users: tuple = ()  # config.security.UserConfig
+    applications: tuple = ()  # applications.model.Application
 
     @property
     def api_key_header(self) -> str:

@@ -1,0 +1,186 @@
+"""Model objects for the security sections: auth servers, the local issuer, users, the JWT policy.
+
+Only text-to-model work happens here; keys are loaded and key sources built by the runtime.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+DEFAULT_CLOCK_SKEW = 60
+DEFAULT_MAX_TOKEN_LENGTH = 8192
+DEFAULT_CACHE_ENTRIES = 10000
+DEFAULT_ISSUER = "microgw"
+LOCAL_SERVER_ID = "local"
+
+
+@dataclass(frozen=True, slots=True)
+class JwksTuning:
+    refresh_interval: float = 600.0
+    unknown_kid_cooldown: float = 30.0
+    timeout: float = 5.0
+    max_bytes: int = 262144
+
+
+@dataclass(frozen=True, slots=True)
+class IntrospectionConfig:
+    """RFC 7662 remote introspection (the vendor's remoteIntrospectionConfig)."""
+
+    endpoint: str
+    client_id: str | None
+    client_secret: str | None
+    user: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthServerConfig:
+    id: str
+    name: str
+    issuer: str | None
+    jwks_uri: str | None
+    truststore_alias: str | None
+    certificate_alias: str | None
+    clock_skew: int | None  # None: security_settings.clock_skew
+    algorithms: frozenset[str] | None
+    jwks: JwksTuning
+    introspection: IntrospectionConfig | None
+    token_generator: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityConfig:
+    clock_skew: int = DEFAULT_CLOCK_SKEW
+    max_token_length: int = DEFAULT_MAX_TOKEN_LENGTH
+    token_cache_entries: int = DEFAULT_CACHE_ENTRIES
+    auth_servers: tuple[AuthServerConfig, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerConfig:
+    """This gateway as a token issuer. ``key_alias`` None: keys managed in ``state_dir/keys``."""
+
+    issuer: str
+    algorithm: str
+    expiry_seconds: int
+    audience: tuple[str, ...]
+    keystore_alias: str | None
+    key_alias: str | None
+    https_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UserConfig:
+    name: str
+    password: str  # a hash, or plain text decoded from {encoded}
+
+
+@dataclass(frozen=True, slots=True)
+class JwtPolicyConfig:
+    required: bool = True
+    auth_servers: frozenset[str] | None = None
+    location: tuple[str, str] = ("header", "Authorization")
+    require_exp: bool = True
+    require_audience: bool = False
+    audiences: frozenset[str] = field(default_factory=frozenset)
+
+
+def parse_security(data: Mapping[str, Any] | None) -> SecurityConfig:
+    data = data or {}
+    return SecurityConfig(
+        clock_skew=data.get("clock_skew", DEFAULT_CLOCK_SKEW),
+        max_token_length=data.get("max_token_length", DEFAULT_MAX_TOKEN_LENGTH),
+        token_cache_entries=data.get("token_cache_entries", DEFAULT_CACHE_ENTRIES),
+        auth_servers=tuple(parse_auth_server(item) for item in data.get("auth_servers", [])),
+    )
+
+
+def _skew(local: Mapping[str, Any]) -> int | None:
+    """The vendor keeps an auth server's clock skew in ``description`` and uses it when asked to."""
+    if not local.get("useLocalClockSkew"):
+        return None
+    value = local.get("description")
+    try:
+        return max(0, int(value)) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        raise ValueError("localIntrospectionConfig.description holds the clock skew and must be a whole number of seconds") from None
+
+
+def parse_auth_server(item: Mapping[str, Any]) -> AuthServerConfig:
+    local = item.get("localIntrospectionConfig") or {}
+    remote = item.get("remoteIntrospectionConfig") or {}
+    jwks = item.get("jwks", {})
+    introspection = None
+    if remote.get("introspectionEndpoint"):
+        introspection = IntrospectionConfig(
+            remote["introspectionEndpoint"], remote.get("clientId"), remote.get("clientSecret"), remote.get("user")
+        )
+    algorithms = item.get("algorithms")
+    return AuthServerConfig(
+        id=item["id"],
+        name=item.get("name") or item["id"],
+        issuer=local.get("issuer") or None,
+        jwks_uri=local.get("jwksuri") or None,
+        truststore_alias=local.get("trustStoreAlias") or None,
+        certificate_alias=local.get("certificateAlias") or None,
+        clock_skew=_skew(local),
+        algorithms=frozenset(algorithms) if algorithms else None,
+        jwks=JwksTuning(**{k: jwks[k] for k in ("refresh_interval", "unknown_kid_cooldown", "timeout", "max_bytes") if k in jwks}),
+        introspection=introspection,
+        token_generator=item.get("tokenGeneratorConfig") or None,
+    )
+
+
+def parse_issuer(data: Mapping[str, Any] | None, security: SecurityConfig, https_default: bool) -> IssuerConfig | None:
+    """Our ``issuer`` section, or the vendor's ``tokenGeneratorConfig`` on the ``local`` auth server."""
+    local = next((s for s in security.auth_servers if s.id == LOCAL_SERVER_ID), None)
+    generator = dict(local.token_generator) if local and local.token_generator else None
+    if data is None and generator is None:
+        return None
+    data = dict(data or {})
+    expiry_seconds = int(float(data.get("expiry_minutes", 60)) * 60)
+    algorithm = data.get("algorithm", "RS256")
+    audience = data.get("audience")
+    if data.get("expiry_minutes") is None and generator:
+        from microgw.tokens.issuer import settings_from_token_generator_config
+
+        vendor = settings_from_token_generator_config(generator)
+        expiry_seconds = vendor["expiry_seconds"]
+        algorithm = data.get("algorithm", vendor["alg"])
+        audience = audience if audience is not None else vendor["audience"]
+    if isinstance(audience, str):
+        audience = [audience] if audience else []
+    signing = data.get("signing_key") or {}
+    return IssuerConfig(
+        issuer=data.get("issuer") or (local.issuer if local and local.issuer else DEFAULT_ISSUER),
+        algorithm=algorithm,
+        expiry_seconds=expiry_seconds,
+        audience=tuple(audience or ()),
+        keystore_alias=signing.get("keystore") if signing else None,
+        key_alias=signing.get("key_alias"),
+        https_only=data.get("https_only", https_default),
+    )
+
+
+def parse_users(items: list[Mapping[str, Any]] | None) -> tuple[UserConfig, ...]:
+    return tuple(UserConfig(item["name"], item["password"]) for item in items or [])
+
+
+def parse_jwt_policy(data: Mapping[str, Any]) -> JwtPolicyConfig:
+    location = next(iter((data.get("token_from") or {"header": "Authorization"}).items()))
+    servers = data.get("auth_servers")
+    return JwtPolicyConfig(
+        required=data.get("required", True),
+        auth_servers=frozenset(servers) if servers else None,
+        location=(location[0], location[1]),
+        require_exp=data.get("require_exp", True),
+        require_audience=data.get("require_audience", False),
+        audiences=frozenset(data.get("audiences", ())),
+    )
+
+
+def default_state_dir() -> str:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return str(Path(base) / "microgw")

@@ -1,0 +1,175 @@
+"""Key sources for configured auth servers, and the gateway's own signing keyring.
+
+Blocking work (reading stores, generating a first managed key) happens here, while a runtime is
+built; nothing here runs on the request path.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from microgw.config.model import Settings
+from microgw.config.security import LOCAL_SERVER_ID, AuthServerConfig
+from microgw.keys.model import VerifyKey
+from microgw.keys.remote import RemoteJwksSource
+from microgw.keys.signing import KeyringRef, KeyStateDir, load_configured_keyring
+from microgw.keys.static import KeyIndex, StaticKeySource, public_verify_key
+from microgw.keys.stores import StoreError, load_truststore
+
+log = logging.getLogger("microgw.keys")
+
+
+class KeyProblem(ValueError):
+    """A key source cannot be built; ``path`` says where in the configuration."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class KeyringKeySource:
+    """Verifies this gateway's own tokens straight from its signing keyring: no HTTP to itself.
+
+    The published keys (current and not yet retired) verify; the index is rebuilt only when the
+    keyring object changes (a rotation swapped it).
+    """
+
+    description = "local issuer keys"
+
+    def __init__(self, ref: KeyringRef) -> None:
+        self._ref = ref
+        self._seen = None
+        self._index = KeyIndex(())
+
+    def _current(self) -> KeyIndex:
+        keyring = self._ref()
+        if keyring is not self._seen:
+            keys = [public_verify_key(k.private_key.public_key(), kid=k.kid, source=self.description, allowed_algs={k.alg}) for k in keyring.published]
+            self._index, self._seen = KeyIndex(keys), keyring
+        return self._index
+
+    def candidates(self, kid: str | None, alg: str) -> list[VerifyKey]:
+        return self._current().candidates(kid, alg)
+
+    async def refresh_for_unknown_kid(self, kid: str) -> bool:
+        return False
+
+
+def signing_keyring(settings: Settings) -> KeyringRef | None:
+    """The issuer's keys: a configured keystore alias, or keys managed in ``state_dir/keys``."""
+    issuer = settings.issuer
+    if issuer is None:
+        return None
+    if issuer.key_alias is not None:
+        store = settings.keystores[issuer.keystore_alias or "default"]
+        try:
+            keyring = load_configured_keyring(store.type, store.location, store.password, issuer.key_alias, issuer.algorithm)
+        except (StoreError, ValueError) as exc:
+            raise KeyProblem("issuer.signing_key", str(exc)) from None
+        return KeyringRef(keyring)
+    folder = Path(settings.state_dir) / "keys"
+    try:
+        keyring = KeyStateDir(folder).load_or_create(issuer.algorithm)
+    except (OSError, ValueError, Exception) as exc:  # KeyStateError and file-system errors alike
+        raise KeyProblem("state_dir", f"{folder}: cannot use the managed signing keys ({exc})") from None
+    log.info("issuer %r signs with managed key %s from %s", issuer.issuer, keyring.current.kid, folder)
+    return KeyringRef(keyring)
+
+
+@dataclass(frozen=True)
+class BuiltServer:
+    config: AuthServerConfig
+    issuer: str
+    sources: tuple
+
+
+def key_sources(
+    settings: Settings,
+    client_ssl: ssl.SSLContext,
+    keyring: KeyringRef | None,
+    extra: dict[str, list] | None = None,
+) -> tuple[list[BuiltServer], list[RemoteJwksSource]]:
+    """Key sources of every auth server; remote JWKS sources are returned to be started later.
+
+    ``extra`` adds sources by server id (e.g. applications' HMAC strategy secrets). The ``local``
+    server, or any server whose issuer is this gateway's own, verifies with the keyring directly.
+    """
+    extra = extra or {}
+    built: list[BuiltServer] = []
+    remotes: list[RemoteJwksSource] = []
+    own_issuer = settings.issuer.issuer if settings.issuer else None
+    servers = list(settings.security.auth_servers)
+    if own_issuer and not any(s.id == LOCAL_SERVER_ID for s in servers):
+        servers.append(_implicit_local(own_issuer))
+    for index, server in enumerate(servers):
+        where = f"security_settings.auth_servers[{index}]"
+        issuer = server.issuer or (own_issuer if server.id == LOCAL_SERVER_ID else None)
+        sources: list = []
+        is_own = keyring is not None and (server.id == LOCAL_SERVER_ID or issuer == own_issuer)
+        if is_own:
+            issuer = issuer or own_issuer
+            sources.append(KeyringKeySource(keyring))
+        elif server.jwks_uri:
+            try:
+                remote = RemoteJwksSource(
+                    server.jwks_uri,
+                    refresh_interval=server.jwks.refresh_interval,
+                    unknown_kid_cooldown=server.jwks.unknown_kid_cooldown,
+                    timeout=server.jwks.timeout,
+                    max_bytes=server.jwks.max_bytes,
+                    ssl_context=client_ssl,
+                    allowed_algs=server.algorithms,
+                )
+            except ValueError as exc:
+                raise KeyProblem(f"{where}.localIntrospectionConfig.jwksuri", str(exc)) from None
+            sources.append(remote)
+            remotes.append(remote)
+        if server.certificate_alias:
+            sources.append(_certificate_source(settings, server, where))
+        sources.extend(extra.get(server.id, ()))
+        if not sources:
+            if server.introspection is None:
+                log.warning("auth server %r has no keys (no jwksuri, certificate or strategies); it validates nothing", server.id)
+            continue
+        if not issuer:
+            raise KeyProblem(f"{where}.localIntrospectionConfig.issuer", f"auth server {server.id!r} has keys but no issuer; tokens are matched to servers by `iss`")
+        built.append(BuiltServer(server, issuer, tuple(sources)))
+    return built, remotes
+
+
+def _implicit_local(issuer: str) -> AuthServerConfig:
+    from microgw.config.security import JwksTuning
+
+    return AuthServerConfig(
+        id=LOCAL_SERVER_ID, name=LOCAL_SERVER_ID, issuer=issuer, jwks_uri=None, truststore_alias=None,
+        certificate_alias=None, clock_skew=None, algorithms=None, jwks=JwksTuning(), introspection=None, token_generator=None,
+    )
+
+
+def _certificate_source(settings: Settings, server: AuthServerConfig, where: str) -> StaticKeySource:
+    alias = server.truststore_alias or "default"
+    store = settings.truststores.get(alias)
+    if store is None:
+        raise KeyProblem(f"{where}.localIntrospectionConfig.trustStoreAlias", f"no truststore with alias {alias!r}")
+    try:
+        certs = load_truststore(store.type, store.location, store.password)
+    except StoreError as exc:
+        raise KeyProblem(f"{where}.localIntrospectionConfig.trustStoreAlias", str(exc)) from None
+    cert = certs.get(server.certificate_alias)
+    if cert is None:
+        raise KeyProblem(
+            f"{where}.localIntrospectionConfig.certificateAlias",
+            f"truststore {alias!r} has no certificate {server.certificate_alias!r} (has: {', '.join(sorted(certs))})",
+        )
+    try:
+        return StaticKeySource.from_certificate(cert, source=f"certificate {server.certificate_alias}", allowed_algs=server.algorithms)
+    except ValueError as exc:
+        raise KeyProblem(f"{where}.localIntrospectionConfig.certificateAlias", str(exc)) from None
+
+
+def describe(sources: Iterable) -> list[str]:
+    return [getattr(s, "description", type(s).__name__) for s in sources]

@@ -1,0 +1,179 @@
+"""The ``jwt`` policy: read the token, validate it (authenticate stage), check its audience (authorize).
+
+Audience rules (checked only when the token has ``aud``, a string or a list; any value may match):
+an ``aud`` value is accepted when it is
+
+1. one of the audiences of this gateway's own issuer (``issuer.audience``),
+2. one of the API's extra ``audiences``,
+3. the request URI of the API — see :func:`request_uri_forms`,
+4. the id of the identified application, or
+5. an audience of that application's ``JWT_HSA`` strategies.
+
+A token without ``aud`` passes unless the API sets ``require_audience``. The token is always
+removed from what goes to the native service; the outbound policy may send it on explicitly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote_plus
+
+from microgw.config.model import ApiConfig
+from microgw.config.security import JwtPolicyConfig, parse_jwt_policy
+from microgw.credentials import parse_bearer
+from microgw.errors import GatewayError, TokenError, missing_credentials
+from microgw.policies.context import RequestContext
+from microgw.policies.pipeline import register
+from microgw.tokens.claims import audience_values
+
+
+def request_uri_forms(ctx: RequestContext) -> set[str]:
+    """The strings an ``aud`` value is compared with, for rule 3 (after removing one trailing slash).
+
+    With ``Host: gw.example.com:4485`` and a request to ``/gateway/pets/1.0/dogs?x=1`` over HTTPS:
+    ``https://gw.example.com:4485/gateway/pets/1.0`` (the API's URL) and
+    ``https://gw.example.com:4485/gateway/pets/1.0/dogs`` (the request URL without its query).
+    Scheme and host are compared case-insensitively (they are lower-cased on both sides); the path
+    exactly, in the percent-encoded form the client sent.
+    """
+    api = ctx.route.api
+    host = (ctx.request.host or "").lower()
+    base = f"{ctx.protocol}://{host}/gateway/{api.name}/{api.version}"
+    forms = {base}
+    if ctx.resource:
+        forms.add(f"{base}/{ctx.resource}".rstrip("/"))
+    return forms
+
+
+def _normalise_uri(value: str) -> str:
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        return value.rstrip("/")
+    host, slash, path = rest.partition("/")
+    return f"{scheme.lower()}://{host.lower()}{slash}{path}".rstrip("/")
+
+
+class TokenReader:
+    """Finds the token where the API says it travels, and marks that place for removal upstream."""
+
+    __slots__ = ("kind", "name", "lower")
+
+    def __init__(self, location: tuple[str, str]) -> None:
+        self.kind, self.name = location
+        self.lower = self.name.lower()
+
+    def read(self, ctx: RequestContext) -> str | None:
+        request = ctx.request
+        if self.kind == "header":
+            values = request.headers.getall(self.name, ())
+            if not values:
+                return None
+            if len(values) > 1:
+                raise GatewayError(400, "invalid_request", f"More than one {self.name} header", challenge="Bearer", bearer_error="invalid_request")
+            ctx.remove_headers.add(self.lower)
+            if self.lower == "authorization":
+                token = parse_bearer(values[0])
+                if token is None:
+                    return None  # another scheme (Basic, ...) is not a bearer token
+                return token
+            return values[0].strip() or None
+        if self.kind == "cookie":
+            token = request.cookies.get(self.name)
+            if token:
+                _strip_cookie(ctx, self.name)
+            return token or None
+        return _take_query_parameter(ctx, self.name)
+
+
+def _strip_cookie(ctx: RequestContext, name: str) -> None:
+    kept = []
+    for header in ctx.request.headers.getall("Cookie", ()):
+        for part in header.split(";"):
+            if part.strip() and part.split("=", 1)[0].strip() != name:
+                kept.append(part.strip())
+    ctx.remove_headers.add("cookie")
+    if kept:
+        ctx.add_headers.append(("Cookie", "; ".join(kept)))
+
+
+def _take_query_parameter(ctx: RequestContext, name: str) -> str | None:
+    if not ctx.query:
+        return None
+    token = None
+    kept = []
+    for part in ctx.query.split("&"):
+        key, _, value = part.partition("=")
+        if unquote_plus(key) == name:
+            if token is not None:
+                raise GatewayError(400, "invalid_request", f"More than one {name} parameter", challenge="Bearer", bearer_error="invalid_request")
+            token = unquote_plus(value)
+        else:
+            kept.append(part)
+    ctx.query = "&".join(kept)
+    return token or None
+
+
+class JwtAuthenticate:
+    """Authenticate stage: a token that is present must be valid; a missing one is refused if required."""
+
+    __slots__ = ("config", "reader", "validator")
+
+    def __init__(self, config: JwtPolicyConfig, validator: Any) -> None:
+        self.config = config
+        self.reader = TokenReader(config.location)
+        self.validator = validator
+
+    async def apply(self, ctx: RequestContext) -> None:
+        token = self.reader.read(ctx)
+        if token is None:
+            if self.config.required:
+                raise missing_credentials("A bearer token is required")
+            return
+        if self.validator is None:
+            raise TokenError("no auth server is configured to validate tokens")
+        ctx.token = token
+        ctx.token_location = self.config.location
+        ctx.jwt = await self.validator.validate(
+            token, allowed_server_ids=self.config.auth_servers, require_exp=self.config.require_exp
+        )
+
+
+class AudienceCheck:
+    """Authorize stage: the token's audience must name this gateway, this API or the application."""
+
+    __slots__ = ("require", "static")
+
+    def __init__(self, config: JwtPolicyConfig, own_audiences: frozenset[str]) -> None:
+        self.require = config.require_audience
+        self.static = own_audiences | config.audiences
+
+    async def apply(self, ctx: RequestContext) -> None:
+        verified = ctx.jwt
+        if verified is None:
+            return
+        values = audience_values(verified.claims)
+        if not values:
+            if self.require:
+                raise TokenError("the token has no audience")
+            return
+        if any(value in self.static for value in values):
+            return
+        forms = request_uri_forms(ctx)
+        if any(_normalise_uri(value) in forms for value in values):
+            return
+        app = ctx.application
+        if app is not None:
+            if app.id in values:
+                return
+            for strategy in getattr(app, "strategies", ()):
+                if any(value in strategy.audiences for value in values):
+                    return
+        raise GatewayError(403, "audience_not_allowed", "The token's audience does not allow this API")
+
+
+@register("jwt")
+def build(api: ApiConfig, raw: Any, services: Any) -> list[tuple[str, Any]]:
+    config = parse_jwt_policy(raw)
+    issuer = services.settings.issuer
+    own = frozenset(issuer.audience) if issuer else frozenset()
+    return [("authenticate", JwtAuthenticate(config, services.validator)), ("authorize", AudienceCheck(config, own))]
