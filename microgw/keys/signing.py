@@ -274,14 +274,14 @@ class KeyStateDir:
         path: str | os.PathLike[str],
         *,
         rsa_bits: int = DEFAULT_RSA_BITS,
-        passphrase: bytes | None = None,
+        passphrase: str | bytes | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     ) -> None:
         if rsa_bits not in (2048, 3072, 4096):
             raise ValueError("rsa_bits must be 2048, 3072 or 4096")
         self.path = Path(path)
         self._rsa_bits = rsa_bits
-        self._passphrase = passphrase
+        self._passphrase = passphrase.encode("utf-8") if isinstance(passphrase, str) else passphrase or None
         self._clock = clock
 
     # ---- public operations
@@ -315,6 +315,8 @@ class KeyStateDir:
 
     def retire(self, kid: str) -> SigningKeyring:
         """Take a key out of the JWKS (its file is kept). Refuses an unknown kid or the last active key."""
+        if not self.path.is_dir():
+            raise KeyStateError(f"{self.path} is not a key state directory")
         with self._locked():
             records = self._read_manifest()
             target = next((r for r in records if r.kid == kid), None)

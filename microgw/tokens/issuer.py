@@ -86,7 +86,10 @@ class TokenIssuer:
         self._provider = keyring_provider
         self._max_claims = max_custom_claims
         self._max_bytes = max_custom_claims_bytes
-        self._key()  # fail at startup, not at the first request, when no key fits alg
+        try:  # fail at startup, not at the first request, when no key fits alg
+            keyring_provider().signing_key(alg)
+        except KeyError:
+            raise ValueError(f"the keyring has no active {alg} key") from None
 
     def _key(self) -> SigningKey:
         try:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import trustme
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from microgw.keys.publish import jwk_thumbprint, jwks_document
@@ -94,7 +94,7 @@ def _self_signed(key):
         .serial_number(1)
         .not_valid_before(T0)
         .not_valid_after(T0 + timedelta(days=3650))
-        .sign(key, __import__("cryptography.hazmat.primitives.hashes", fromlist=["SHA256"]).SHA256())
+        .sign(key, hashes.SHA256())
     )
 
 

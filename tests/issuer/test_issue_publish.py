@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timezone
+
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, ed448
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
 from jwcrypto import jwk as jwc_jwk
 
 from microgw.keys.publish import jwk_thumbprint, jwks_document, public_jwk
@@ -61,15 +64,11 @@ def test_rfc7638_example_vector():
         "tn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5"
         "hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"
     )
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
     pub = rsa.RSAPublicNumbers(65537, int.from_bytes(b64url_decode(n), "big")).public_key()
     assert jwk_thumbprint(pub) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
 
 
 def test_jwks_document_lists_published_keys_newest_first(rsa_key, rsa_key2, ed_key):
-    from datetime import datetime, timezone
-
     t = lambda s: datetime.fromtimestamp(s, timezone.utc)  # noqa: E731
     old = SigningKey.from_private_key(rsa_key, "RS256", created_at=t(1))
     new = SigningKey.from_private_key(ed_key, created_at=t(3))
@@ -77,4 +76,4 @@ def test_jwks_document_lists_published_keys_newest_first(rsa_key, rsa_key2, ed_k
     doc = jwks_document(SigningKeyring([old, gone, new]))
     assert [k["kid"] for k in doc["keys"]] == [new.kid, old.kid]
     assert [k["alg"] for k in doc["keys"]] == ["EdDSA", "RS256"]
-    jwc_jwk.JWKSet.from_json(__import__("json").dumps(doc))  # a standard library accepts it
+    jwc_jwk.JWKSet.from_json(json.dumps(doc))  # a standard library accepts it

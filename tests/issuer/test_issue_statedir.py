@@ -121,6 +121,8 @@ def test_refuse_retiring_only_active_key_or_unknown_kid(tmp_path):
         sd.retire(ring.current.kid)
     with pytest.raises(KeyStateError, match="no managed key"):
         sd.retire("x" * 43)
+    with pytest.raises(KeyStateError):
+        state(tmp_path / "never-created").retire("x" * 43)
 
 
 def test_changed_algorithm_adds_a_key(tmp_path):
@@ -156,6 +158,7 @@ def test_passphrase_protects_key_files(tmp_path):
     kid = state(d, passphrase=b"pw").load_or_create("ES256").current.kid
     assert b"ENCRYPTED PRIVATE KEY" in (d / f"{kid}.pem").read_bytes()
     assert state(d, passphrase=b"pw").load().current.kid == kid
+    assert state(d, passphrase="pw").load().current.kid == kid  # str is taken as UTF-8
     with pytest.raises(KeyStateError, match="cannot be loaded"):
         state(d, passphrase=b"wrong").load()
     with pytest.raises(KeyStateError):
@@ -226,7 +229,6 @@ def test_concurrent_threads_create_one_key(tmp_path):
 
 def test_concurrent_processes_create_one_key(tmp_path):
     d = tmp_path / "s"
-    go = tmp_path / "go"
     code = (
         "import os, sys\n"
         "from microgw.keys.signing import KeyStateDir\n"
@@ -250,4 +252,3 @@ def test_concurrent_processes_create_one_key(tmp_path):
     assert len(set(outputs)) == 1
     assert len(KeyStateDir(d).list()) == 1
     assert len(list(d.glob("*.pem"))) == 1
-    assert not go.exists()
