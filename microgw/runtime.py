@@ -14,16 +14,23 @@ from typing import Any, Mapping
 
 from microgw.config.errors import ConfigError, ConfigProblem
 from microgw.config.model import ApiConfig, Settings
+from microgw.applications.index import ApplicationIndex
+from microgw.config.security import LOCAL_SERVER_ID
 from microgw.keys.providers import KeyProblem, key_sources, signing_keyring
+from microgw.keys.static import StaticKeySource
 from microgw.keys.signing import KeyringRef
 from microgw.keys.tls import TlsConfigError, client_context
+from microgw.policies import identify as _identify_policy  # noqa: F401  (registers the policy)
 from microgw.policies import jwt as _jwt_policy  # noqa: F401  (registers the policy)
+from microgw.policies import outbound as _outbound_policy  # noqa: F401  (registers the policy)
+from microgw.policies.identify import HMAC_SOURCE_PREFIX, ReverseDns
 from microgw.policies import pipeline
 from microgw.policies.transport import TransportStage
 from microgw.tokens.cache import VerifiedTokenCache
 from microgw.tokens.issuer import TokenIssuer
 from microgw.tokens.validator import AuthServer, TokenValidator
 from microgw.routing import Route, UpstreamTarget
+from microgw.users import UserDirectory
 
 
 @dataclass(frozen=True)
@@ -36,7 +43,9 @@ class Services:
     validator: TokenValidator | None = None
     keyring: KeyringRef | None = None
     issuer: TokenIssuer | None = None
-    users: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # name -> stored password
+    users: UserDirectory = field(default_factory=lambda: UserDirectory({}))  # gateway users, async checks
+    applications: ApplicationIndex | None = None
+    reverse_dns: Any = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +103,8 @@ def _security_services(settings: Settings, client_ssl: ssl.SSLContext) -> Servic
             issuer = TokenIssuer(config.issuer, keyring, config.algorithm, config.expiry_seconds, list(config.audience) or None)
         except ValueError as exc:
             raise KeyProblem("issuer", str(exc)) from None
-    built, remotes = key_sources(settings, client_ssl, keyring)
+    applications = ApplicationIndex(settings.applications)
+    built, remotes = key_sources(settings, client_ssl, keyring, _hmac_sources(applications))
     servers = [
         AuthServer(
             id=b.config.id,
@@ -120,8 +130,25 @@ def _security_services(settings: Settings, client_ssl: ssl.SSLContext) -> Servic
         validator=validator,
         keyring=keyring,
         issuer=issuer,
-        users=MappingProxyType({u.name: u.password for u in settings.users}),
+        users=UserDirectory({u.name: u.password for u in settings.users}),
+        applications=applications,
+        reverse_dns=ReverseDns(),
     )
+
+
+def _hmac_sources(applications: ApplicationIndex) -> dict[str, list]:
+    """Applications' JWT_HSA secrets, as key sources of the auth server each strategy names.
+
+    The source is named ``application:<id>`` so a token it verifies identifies that application.
+    """
+    extra: dict[str, list] = {}
+    for app, strategy in applications.hmac_strategies():
+        server = getattr(strategy, "auth_server", None) or LOCAL_SERVER_ID
+        source = StaticKeySource.from_hmac_secret(
+            strategy.secret, source=f"{HMAC_SOURCE_PREFIX}{app.id}", allowed_algs=strategy.algorithms
+        )
+        extra.setdefault(server, []).append(source)
+    return extra
 
 
 def _route(api: ApiConfig, services: Services) -> Route:

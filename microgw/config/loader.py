@@ -71,6 +71,8 @@ def load_settings(
     settings = builder.settings(merged, base_dir=str(files[0].resolve().parent) if files else ".")
     if builder.problems:
         raise ConfigError(builder.problems)
+    warnings += builder.warnings
+    warnings += [f"user {u.name!r} has a plain-text password: for trying only, use `microgw hash-password`" for u in settings.users if not u.password.startswith(HASHED_PREFIXES)]
     return Loaded(settings, tuple(warnings), tuple(sources))
 
 
@@ -85,6 +87,7 @@ class _Builder:
     def __init__(self, sources: list[Source]) -> None:
         self.sources = sources
         self.problems: list[ConfigProblem] = []
+        self.warnings: list[str] = []
 
     def fail(self, parts: list, message: str) -> None:
         self.problems.append(_problem(self.sources, parts, message))
@@ -103,8 +106,9 @@ class _Builder:
         extended = MappingProxyType(dict(data.get("extended_settings", {})))
         issuer = self.issuer(data, security, keystores, extended)
         users = self.users(data)
+        applications = self.applications(data)
         apis = self.apis(data.get("apis", []), data.get("aliases", {}))
-        self.check_policies(data.get("apis", []), security, issuer)
+        self.check_policies(data.get("apis", []), security, issuer, applications)
         return Settings(
             server=server,
             apis=apis,
@@ -122,7 +126,19 @@ class _Builder:
             security=security,
             issuer=issuer,
             users=users,
+            applications=applications,
         )
+
+    def applications(self, data: dict) -> tuple:
+        from microgw.applications.parse import parse
+
+        parsed = parse(data.get("applications", []))
+        for parts, message in parsed.problems:
+            self.fail(["applications", *parts], message)
+        for parts, message in parsed.warnings:
+            name, line, path = origin(self.sources, ["applications", *parts])
+            self.warnings.append(str(ConfigProblem(name, path, message, line)))
+        return parsed.applications
 
     def aliases(self, section: str, data: dict, default: StoreConfig | None) -> Mapping[str, StoreConfig]:
         stores = {"default": default} if default else {}
@@ -182,13 +198,27 @@ class _Builder:
                     self.fail(["users", index, "password"], problem)
         return users
 
-    def check_policies(self, items: list[dict], security: sec.SecurityConfig, issuer) -> None:
+    def check_policies(self, items: list[dict], security: sec.SecurityConfig, issuer, applications: tuple) -> None:
         known = {s.id for s in security.auth_servers} | ({sec.LOCAL_SERVER_ID} if issuer else set())
+        app_ids = {app.id for app in applications}
         for index, item in enumerate(items):
-            jwt = (item.get("policies") or {}).get("jwt")
-            for position, server in enumerate((jwt or {}).get("auth_servers", [])):
+            policies = item.get("policies") or {}
+            where = ["apis", index, "policies"]
+            for position, server in enumerate((policies.get("jwt") or {}).get("auth_servers", [])):
                 if server not in known:
-                    self.fail(["apis", index, "policies", "jwt", "auth_servers", position], f"no auth server with id {server!r}")
+                    self.fail([*where, "jwt", "auth_servers", position], f"no auth server with id {server!r}")
+            identify = policies.get("identify") or {}
+            default = identify.get("default_application")
+            if default is not None and default not in app_ids:
+                self.fail([*where, "identify", "default_application"], f"no application with id {default!r}")
+            outbound = policies.get("outbound") or {}
+            if outbound.get("auth") == "HTTP_BASIC" and not outbound.get("basic"):
+                self.fail([*where, "outbound", "auth"], "HTTP_BASIC needs basic: {user, password}")
+            uses_jwt = "jwt" in policies or any(
+                (rule if isinstance(rule, str) else rule.get("type")) == "jwtClaims" for rule in identify.get("rules", [])
+            )
+            if outbound.get("auth") == "INCOMING_JWT" and not uses_jwt:
+                self.fail([*where, "outbound", "auth"], "INCOMING_JWT needs a jwt policy (or jwtClaims identification) to read the token")
 
     def server(self, data: dict) -> ServerConfig:
         ports = data.get("ports", {})
