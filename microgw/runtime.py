@@ -55,13 +55,19 @@ class Runtime:
     services: Services
     built_at: float = field(default_factory=time.time)
 
-    async def start(self) -> None:
+    async def start(self, previous: "Runtime | None" = None) -> None:
+        """Start the background parts this runtime brought; those kept from ``previous`` already run."""
+        running = {id(p) for p in previous.services.background} if previous else set()
         for part in self.services.background:
-            await part.start()
+            if id(part) not in running:
+                await part.start()
 
-    async def close(self) -> None:
+    async def close(self, successor: "Runtime | None" = None) -> None:
+        """Close the background parts, except those the ``successor`` runtime took over."""
+        kept = {id(p) for p in successor.services.background} if successor else set()
         for part in self.services.background:
-            await part.close()
+            if id(part) not in kept:
+                await part.close()
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Ready when every background part (e.g. a remote JWKS) has what it needs at least once."""
@@ -69,15 +75,18 @@ class Runtime:
         return all(details.values()), details
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    """Blocking (reads key files, may create the first managed key): run it off the event loop."""
+def build_runtime(settings: Settings, previous: Runtime | None = None) -> Runtime:
+    """Blocking (reads key files, may create the first managed key): run it off the event loop.
+
+    With ``previous``, unchanged remote key sources are carried over instead of fetched anew.
+    """
     problems: list[ConfigProblem] = []
     try:
         client_ssl = client_context(settings.trust_store)
     except TlsConfigError as exc:
         raise ConfigError([ConfigProblem("configuration", "trust_store", str(exc))]) from None
     try:
-        services = _security_services(settings, client_ssl)
+        services = _security_services(settings, client_ssl, previous)
     except KeyProblem as exc:
         raise ConfigError([ConfigProblem("configuration", exc.path, str(exc))]) from None
     routes: dict[tuple[str, str], Route] = {}
@@ -93,7 +102,7 @@ def build_runtime(settings: Settings) -> Runtime:
     return Runtime(settings=settings, routes=MappingProxyType(routes), services=services)
 
 
-def _security_services(settings: Settings, client_ssl: ssl.SSLContext) -> Services:
+def _security_services(settings: Settings, client_ssl: ssl.SSLContext, previous: Runtime | None) -> Services:
     security = settings.security
     keyring = signing_keyring(settings)
     issuer = None
@@ -104,7 +113,8 @@ def _security_services(settings: Settings, client_ssl: ssl.SSLContext) -> Servic
         except ValueError as exc:
             raise KeyProblem("issuer", str(exc)) from None
     applications = ApplicationIndex(settings.applications)
-    built, remotes = key_sources(settings, client_ssl, keyring, _hmac_sources(applications))
+    reuse = {getattr(p, "reuse_key", None): p for p in previous.services.background} if previous else {}
+    built, remotes = key_sources(settings, client_ssl, keyring, _hmac_sources(applications), reuse)
     servers = [
         AuthServer(
             id=b.config.id,

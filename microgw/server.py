@@ -21,7 +21,7 @@ from microgw.config.errors import ConfigError
 from microgw.config.loader import HASHED_PREFIXES, Loaded, load_settings
 from microgw.endpoints import admin
 from microgw.errors import GatewayError, not_found
-from microgw.keys.tls import TlsConfigError, server_context
+from microgw.keys.tls import TlsConfigError, client_context, server_context
 from microgw.logs import AccessLogger, configure
 from microgw.metrics import Metrics
 from microgw.policies.context import RequestContext
@@ -58,6 +58,9 @@ class Gateway:
         self._session: aiohttp.ClientSession | None = None
         self.forwarder: Forwarder | None = None
         self._reload_lock = asyncio.Lock()
+        self._archives: list[tuple[str, dict]] = []  # APIs from the vendor's archives (-a)
+        self._downloaded: dict | None = None  # the settings last accepted from the parent
+        self.sync: Any = None  # sync.poller.ParentSync when a parent gateway is configured
 
     @property
     def runtime(self) -> Runtime:
@@ -66,7 +69,59 @@ class Gateway:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
+    # --- settings ----------------------------------------------------------------------------
+
+    def _overlays(self, downloaded: dict | None) -> list[tuple[str, dict]]:
+        overlays = list(self._archives)
+        if downloaded is not None and self.sync is not None:
+            overlays.append((f"parent gateway {self.sync.client.base}", downloaded))
+        return overlays
+
+    def _load(self, downloaded: dict | None) -> Loaded:
+        return load_settings(self.config_paths, environ=self.environ, overrides=self.overrides, overlays=self._overlays(downloaded))
+
+    async def _prepare(self) -> Loaded:
+        """Archives and the parent's settings over the YAML; a refused download leaves the YAML."""
+        from microgw.sync.archive_files import load_archive_files
+
+        settings = self.loaded.settings
+        self._archives = await asyncio.to_thread(load_archive_files, settings)
+        if settings.parent is not None and settings.parent.download:
+            from microgw.sync.poller import ParentSync
+
+            self.sync = ParentSync(self, settings.parent, settings.state_dir, client_context(settings.trust_store))
+            self._downloaded = await self.sync.initial()
+        if not self._archives and self._downloaded is None:
+            return self.loaded
+        try:
+            return await asyncio.to_thread(self._load, self._downloaded)
+        except ConfigError as exc:
+            if self._downloaded is None:
+                raise
+            log.error("the settings from the parent were refused; serving without them:\n%s", exc)
+            self.sync.state = "downloaded settings refused; serving the YAML settings"
+            self._downloaded = None
+            return await asyncio.to_thread(self._load, None)
+
+    async def apply_download(self, document: dict) -> bool:
+        """Swap in settings newly downloaded from the parent; False (and nothing changes) when invalid."""
+        async with self._reload_lock:
+            try:
+                loaded = await asyncio.to_thread(self._load, document)
+            except ConfigError as exc:
+                log.error("refused the settings downloaded from the parent, keeping the current ones:\n%s", exc)
+                return False
+            if not await self._swap(loaded):
+                return False
+            self._downloaded = document
+            return True
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
     async def start(self) -> None:
+        self.loaded = await self._prepare()
+        for note in self.loaded.warnings:
+            log.info("%s", note)
         settings = self.loaded.settings
         runtime = await asyncio.to_thread(build_runtime, settings)
         https_context = None
@@ -116,9 +171,13 @@ class Gateway:
                 url = f"{scheme}://{host}:{bound}"
                 self.listener_urls.append(url)
                 log.info("listening on %s", url)
+        if self.sync is not None:
+            self.sync.start_polling()
 
     async def stop(self) -> None:
         """Stop listening, let in-flight requests finish (bounded by shutdown_grace), then close."""
+        if self.sync is not None:
+            await self.sync.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -132,22 +191,32 @@ class Gateway:
         """Re-read the configuration files; on any problem keep serving the current runtime."""
         async with self._reload_lock:
             try:
-                loaded = await asyncio.to_thread(load_settings, self.config_paths, environ=self.environ, overrides=self.overrides)
-                runtime = await asyncio.to_thread(build_runtime, loaded.settings)
+                loaded = await asyncio.to_thread(self._load, self._downloaded)
             except ConfigError as exc:
                 log.error("reload refused, keeping the current settings:\n%s", exc)
                 return False
-            old = self.runtime.settings.server
-            if loaded.settings.server != old:
-                log.warning("listener settings changed; they take effect after a restart")
-            await runtime.start()
-            previous, self._runtime, self.loaded = self._runtime, runtime, loaded
-            log.info("settings reloaded: %d APIs", len(runtime.routes))
-            if previous is not None:
-                asyncio.get_running_loop().call_later(
-                    max(old.shutdown_grace, 1.0), lambda: asyncio.ensure_future(previous.close())
-                )
-            return True
+            return await self._swap(loaded)
+
+    async def _swap(self, loaded: Loaded) -> bool:
+        """Build a runtime for ``loaded`` and make it current; requests in flight finish on the old one."""
+        try:
+            runtime = await asyncio.to_thread(build_runtime, loaded.settings, self._runtime)
+        except ConfigError as exc:
+            log.error("new settings refused, keeping the current ones:\n%s", exc)
+            return False
+        old = self.runtime.settings.server
+        if loaded.settings.server != old:
+            log.warning("listener settings changed; they take effect after a restart")
+        previous = self._runtime
+        await runtime.start(previous)
+        self._runtime, self.loaded = runtime, loaded
+        log.info("settings applied: %d APIs", len(runtime.routes))
+        if previous is not None:
+            # requests still running on the previous runtime keep its parts until they finish
+            asyncio.get_running_loop().call_later(
+                max(old.shutdown_grace, 1.0), lambda: asyncio.ensure_future(previous.close(runtime))
+            )
+        return True
 
     # --- request path ------------------------------------------------------------------------
 
@@ -188,9 +257,9 @@ class Gateway:
 
     def extra_routes(self) -> list[web.RouteDef]:
         """Built-in endpoints of other rooms (token issuing, JWKS); registered before /gateway/."""
-        from microgw.endpoints import builtin_routes
+        from microgw.endpoints import builtin_routes, parent
 
-        return builtin_routes(self)
+        return [*builtin_routes(self), *parent.routes(self)]
 
     def runtime_assets(self) -> dict[str, Any]:
         return {}

@@ -14,12 +14,13 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from microgw.config import schema
-from microgw.config.errors import ConfigError, ConfigProblem
+from microgw.config.errors import ConfigError, ConfigProblem, format_path
 from microgw.config.model import (
     DEFAULT_HTTP_PORT,
     AdminConfig,
     ApiConfig,
     MockConfig,
+    ParentConfig,
     ServerConfig,
     Settings,
     StoreConfig,
@@ -53,12 +54,22 @@ def load_settings(
     *,
     environ: Mapping[str, str] | None = None,
     overrides: dict | None = None,
+    overlays: list[tuple[str, dict]] | None = None,
 ) -> Loaded:
+    """``overlays`` are (name, document) pairs that win over the files item by item: APIs loaded
+    from archives, then settings downloaded from a parent gateway (as the vendor does)."""
     files = [Path(p) for p in paths]
     sources = file_sources(files)
+    for name, document in overlays or ():
+        problems = [ConfigProblem(name, format_path(parts), message) for parts, message in schema.validate(document)]
+        if problems:
+            raise ConfigError(problems)
+        sources.append(Source(name, document, overlay=True))
     env, warnings = env_source(environ)
     sources += [s for s in (env, command_line_source(overrides or {})) if s is not None]
-    merged = combine(sources)
+    notes: list[str] = []
+    merged = combine(sources, notes)
+    warnings = [*warnings, *notes]
 
     problems = [_problem(sources, parts, message) for parts, message in schema.validate(merged)]
     if problems:
@@ -127,6 +138,29 @@ class _Builder:
             issuer=issuer,
             users=users,
             applications=applications,
+            parent=self.parent(data),
+            archive_files=tuple([data["archive_file"]] if isinstance(data.get("archive_file"), str) else data.get("archive_file") or ()),
+        )
+
+    def parent(self, data: dict) -> ParentConfig | None:
+        gateway = data.get("api_gateway") or {}
+        if not gateway.get("url"):
+            if gateway.get("download_settings"):
+                self.fail(["api_gateway", "download_settings"], "downloading settings needs api_gateway.url")
+            return None
+        downloads = data.get("downloads") or {}
+        apis = downloads.get("apis")
+        if isinstance(apis, str):
+            apis = [a.strip() for a in apis.split(",") if a.strip()]
+        interval = data.get("polling_interval_secs")
+        return ParentConfig(
+            url=gateway["url"],
+            user=gateway.get("user"),
+            password=gateway.get("password"),
+            download=bool(gateway.get("download_settings", False)),
+            apis=tuple(apis) if apis else None,
+            applications=downloads.get("applications", data.get("applications_sync", True)),
+            polling_interval=float(interval) if interval else None,
         )
 
     def applications(self, data: dict) -> tuple:

@@ -70,6 +70,19 @@ class AdminConfig:
     password: str  # a password hash, or a plain password decoded from {encoded}
 
 
+@dataclass(frozen=True, slots=True)
+class ParentConfig:
+    """The parent gateway to download settings from (the vendor's ``api_gateway`` section)."""
+
+    url: str
+    user: str | None
+    password: str | None
+    download: bool
+    apis: tuple[str, ...] | None  # names; None: every API
+    applications: bool
+    polling_interval: float | None  # seconds; None: download at start only
+
+
 @dataclass(frozen=True)
 class Settings:
     """The effective settings of one gateway process."""
@@ -91,6 +104,8 @@ class Settings:
     issuer: Any = None  # config.security.IssuerConfig | None
     users: tuple = ()  # config.security.UserConfig
     applications: tuple = ()  # applications.model.Application
+    parent: ParentConfig | None = None
+    archive_files: tuple[str, ...] = ()
 
     @property
     def api_key_header(self) -> str:

@@ -29,6 +29,7 @@ class Source:
     document: dict
     lines: LineMap | None = None
     env_names: dict[tuple, str] = field(default_factory=dict)  # path -> variable, for messages
+    overlay: bool = False  # merge lists of identified items by identity (downloads, archives)
 
     def locate(self, parts: list) -> tuple[bool, int | None]:
         """Whether this source wrote ``parts`` (or a prefix of it), and the line when known."""
@@ -185,10 +186,60 @@ def command_line_source(overrides: dict) -> Source | None:
     return Source("command line", copy.deepcopy(overrides)) if overrides else None
 
 
-def combine(sources: list[Source]) -> dict:
+# Lists whose items have an identity; an overlay replaces the items it names and keeps the others.
+KEYED_LISTS = {
+    ("apis",): lambda item: (item.get("name"), str(item.get("version"))),
+    ("applications",): lambda item: item.get("id") or item.get("applicationID"),
+    ("security_settings", "auth_servers"): lambda item: item.get("id"),
+}
+
+
+def overlay(base: dict, top: dict, source: str, notes: list[str]) -> dict:
+    """Merge ``top`` over ``base``; keyed lists merge item by item, noting each item replaced."""
+    out = merge(base, {k: v for k, v in top.items() if k not in ("apis", "applications", "security_settings")})
+    for path, identity in KEYED_LISTS.items():
+        items = _get(top, path)
+        if items is None:
+            continue
+        current = list(_get(out, path) or [])
+        index = {identity(item): position for position, item in enumerate(current) if isinstance(item, dict)}
+        for item in items:
+            key = identity(item)
+            if key in index:
+                notes.append(f"{source} overrides {'.'.join(path)} item {key if isinstance(key, str) else '/'.join(key)}")
+                current[index[key]] = item
+            else:
+                index[key] = len(current)
+                current.append(item)
+        _set(out, path, current)
+    security = top.get("security_settings")
+    if isinstance(security, dict):
+        rest = {k: v for k, v in security.items() if k != "auth_servers"}
+        if rest:
+            out["security_settings"] = merge(out.get("security_settings", {}), rest)
+    return out
+
+
+def _get(node: dict, path: tuple):
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _set(node: dict, path: tuple, value) -> None:
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+    node[path[-1]] = value
+
+
+def combine(sources: list[Source], notes: list[str] | None = None) -> dict:
+    notes = [] if notes is None else notes
     merged: dict = {}
     for source in sources:
-        merged = merge(merged, copy.deepcopy(source.document))
+        document = copy.deepcopy(source.document)
+        merged = overlay(merged, document, source.name, notes) if source.overlay else merge(merged, document)
     return merged
 
 

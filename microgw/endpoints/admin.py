@@ -65,6 +65,7 @@ def routes(gateway: "Gateway") -> list[web.RouteDef]:
                 "apis": len(runtime.routes),
                 "listeners": gateway.listener_urls,
                 "requests": gateway.metrics.total(),
+                "parent": gateway.sync.status() if gateway.sync is not None else None,
             }
         )
 
@@ -97,13 +98,24 @@ def routes(gateway: "Gateway") -> list[web.RouteDef]:
 
     async def ready(request: web.Request) -> web.Response:
         is_ready, details = gateway.runtime.readiness()
-        return json_response({"ready": is_ready, "checks": details}, status=200 if is_ready else 503)
+        body = {"ready": is_ready, "checks": details}
+        if gateway.sync is not None:
+            body["parent"] = gateway.sync.status()
+        return json_response(body, status=200 if is_ready else 503)
+
+    async def reload(request: web.Request) -> web.Response:
+        if gateway.runtime.settings.admin is None:
+            raise GatewayError(403, "admin_required", "Reloading over HTTP needs admin credentials (admin.user, admin.password); SIGHUP works without")
+        if await gateway.reload():
+            return json_response({"reloaded": True, "apis": len(gateway.runtime.routes)})
+        raise GatewayError(422, "reload_refused", "The configuration was refused; the current settings stay (see the log)")
 
     return [
         web.get(f"{PREFIX}/status", guarded(status)),
         web.get(f"{PREFIX}/assets", guarded(assets)),
         web.get(f"{PREFIX}/settings", guarded(settings)),
         web.get(f"{PREFIX}/metrics", guarded(metrics)),
+        web.post(f"{PREFIX}/reload", guarded(reload)),
         web.get(f"{PREFIX}/health", health),
         web.get(f"{PREFIX}/ready", ready),
     ]

@@ -87,18 +87,28 @@ class BuiltServer:
     sources: tuple
 
 
+def remote_key(url: str, server: AuthServerConfig) -> tuple:
+    """What makes two remote JWKS sources interchangeable (a reload may then keep the running one)."""
+    j = server.jwks
+    return (url, j.refresh_interval, j.unknown_kid_cooldown, j.timeout, j.max_bytes, server.algorithms)
+
+
 def key_sources(
     settings: Settings,
     client_ssl: ssl.SSLContext,
     keyring: KeyringRef | None,
     extra: dict[str, list] | None = None,
+    reuse: dict[tuple, RemoteJwksSource] | None = None,
 ) -> tuple[list[BuiltServer], list[RemoteJwksSource]]:
     """Key sources of every auth server; remote JWKS sources are returned to be started later.
 
-    ``extra`` adds sources by server id (e.g. applications' HMAC strategy secrets). The ``local``
-    server, or any server whose issuer is this gateway's own, verifies with the keyring directly.
+    ``extra`` adds sources by server id (e.g. applications' HMAC strategy secrets). Any server whose
+    issuer is this gateway's own verifies with the keyring directly. ``reuse`` holds the running
+    remote sources of the previous runtime: an unchanged one is kept, keys and all, so a reload never
+    leaves a window without keys.
     """
     extra = extra or {}
+    reuse = reuse or {}
     built: list[BuiltServer] = []
     remotes: list[RemoteJwksSource] = []
     own_issuer = settings.issuer.issuer if settings.issuer else None
@@ -109,10 +119,16 @@ def key_sources(
         where = f"security_settings.auth_servers[{index}]"
         issuer = server.issuer or (own_issuer if server.id == LOCAL_SERVER_ID else None)
         sources: list = []
-        is_own = keyring is not None and (server.id == LOCAL_SERVER_ID or issuer == own_issuer)
+        # Our own tokens verify straight from the keyring. A downloaded `local` server of a parent
+        # gateway has another issuer (and a jwksuri) and is treated like any third party.
+        is_own = keyring is not None and issuer == own_issuer
         if is_own:
             issuer = issuer or own_issuer
             sources.append(KeyringKeySource(keyring))
+        elif server.jwks_uri and remote_key(server.jwks_uri, server) in reuse:
+            remote = reuse[remote_key(server.jwks_uri, server)]
+            sources.append(remote)
+            remotes.append(remote)
         elif server.jwks_uri:
             try:
                 remote = RemoteJwksSource(
@@ -126,6 +142,7 @@ def key_sources(
                 )
             except ValueError as exc:
                 raise KeyProblem(f"{where}.localIntrospectionConfig.jwksuri", str(exc)) from None
+            remote.reuse_key = remote_key(server.jwks_uri, server)  # type: ignore[attr-defined]
             sources.append(remote)
             remotes.append(remote)
         if server.certificate_alias:
