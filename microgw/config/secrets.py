@@ -8,7 +8,10 @@ from microgw.tokens.b64 import B64Error, b64_std_decode
 
 ENCODED = "{encoded}"
 MASK = "********"
-SECRET_NAMES = frozenset({"password", "secret", "clientsecret", "client_secret", "key_password", "passphrase"})
+SECRET_NAMES = frozenset(
+    {"password", "secret", "clientsecret", "client_secret", "key_password", "passphrase", "api_keys", "apiaccesskey", "cachedsecret"}
+)
+_SECRET_IDENTIFIERS = frozenset({"apiKey", "token"})  # vendor identifiers whose values are API keys
 
 
 def decode_encoded(value: str) -> str:
@@ -38,8 +41,13 @@ def decode_encoded_values(node: Any, path: list | None = None) -> list[tuple[lis
 def mask_secrets(node: Any) -> Any:
     """A copy with every secret-named value replaced by a mask, for the settings endpoint and logs."""
     if isinstance(node, dict):
+        secret_values = node.get("key") in _SECRET_IDENTIFIERS
         return {
-            k: (MASK if isinstance(k, str) and k.lower() in SECRET_NAMES and v is not None else mask_secrets(v))
+            k: (
+                MASK
+                if (isinstance(k, str) and k.lower() in SECRET_NAMES or (secret_values and k == "value")) and v is not None
+                else mask_secrets(v)
+            )
             for k, v in node.items()
         }
     if isinstance(node, list):

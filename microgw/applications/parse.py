@@ -1,0 +1,368 @@
+"""Validated application dicts (concise or vendor form) -> :class:`Application` models.
+
+The schema (``schemas/application.schema.json``) has already checked shapes; this module checks
+meaning and reports every problem at once as ``(path parts relative to the list, message)``, e.g.
+``([2, "ip_ranges", 0], "...")``. Messages never contain an API key or a secret.
+
+Problems (the configuration must be refused): duplicate application or strategy ids, a bad IP
+range or claim set, an API key held by two applications (it could not identify one), an HMAC
+secret that is empty, not base64 or shared by two applications (a token it verifies would not
+identify one). Warnings (reported, the rest still works): vendor identifier types and strategy
+types microgw does not use, unknown vendor fields, expired vendor API keys, HMAC secrets shorter
+than 32 bytes, strategy ids that nothing defines.
+
+Vendor mapping decisions:
+* the form is told by the fields in :data:`VENDOR_MARKERS` (the schema uses the same list);
+* ``jwtClaims`` and ``openIdClaims`` identifiers: ONE identifier is ONE claim set. Each string in
+  its ``value`` is a JSON object text, as the vendor's Swagger example writes it
+  (``"{\\"claim1\\":\\"val1\\",\\"claim2\\":\\"val2\\"}"``); objects are accepted too. Several values of
+  one identifier are merged into that set (AND); a claim given two different values is a problem;
+* ``apiKey`` and ``token`` identifiers and ``accessTokens.apiAccessKey_credentials.apiAccessKey``
+  (or ``accessTokens.apiAccessKey.apiAccessKey``, the Swagger model's name) are API keys;
+* ``authStrategyIds`` are resolved against the ``strategies`` given beside the applications.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .addresses import parse_range
+from .claims import ClaimSet, json_equal
+from .model import HMAC_ALGORITHMS, Application, HmacStrategy, normal_hostname
+
+Problem = tuple[list, str]
+
+VENDOR_MARKERS = frozenset(
+    {"identifiers", "isSuspended", "accessTokens", "authStrategyIds", "applicationID", "consumingAPIs", "apiIDs"}
+)
+# Vendor fields read here, or known vendor metadata that has no meaning for identification.
+_VENDOR_FIELDS = VENDOR_MARKERS | {
+    "id", "name", "description", "strategies", "apis",
+    "contactEmails", "siteURLs", "jsOrigins", "owner", "ownerType", "version", "created", "creationDate",
+    "lastupdated", "lastUpdated", "lastModified", "teams", "customFields", "iconbyteArray", "primaryNode",
+    "shell", "subscription", "requesterComment",
+}
+_API_KEY_IDENTIFIERS = frozenset({"apiKey", "token"})
+_CLAIM_IDENTIFIERS = frozenset({"jwtClaims", "openIdClaims"})
+_ACCESS_KEY_FIELDS = ("apiAccessKey_credentials", "apiAccessKey")
+MIN_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key at least as long as its hash output
+
+
+def is_vendor_form(item: Mapping[str, Any]) -> bool:
+    return not VENDOR_MARKERS.isdisjoint(item)
+
+
+@dataclass(frozen=True)
+class ParsedApplications:
+    applications: tuple[Application, ...]
+    problems: list[Problem]
+    warnings: list[Problem]
+
+
+def parse_applications(
+    items: list[dict], *, strategies: Iterable[Mapping[str, Any]] | Mapping[str, Mapping[str, Any]] | None = None
+) -> tuple[tuple[Application, ...], list[Problem]]:
+    """Models and problems; see :func:`parse` for the warnings too."""
+    parsed = parse(items, strategies=strategies)
+    return parsed.applications, parsed.problems
+
+
+def parse(
+    items: list[dict], *, strategies: Iterable[Mapping[str, Any]] | Mapping[str, Mapping[str, Any]] | None = None
+) -> ParsedApplications:
+    """Parse every item. ``strategies`` (vendor ``/strategies`` answers, by id or as a list) is where
+    vendor ``authStrategyIds`` are looked up."""
+    known = _strategies_by_id(strategies)
+    drafts: list[_Draft] = []
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            problems.append(([index], "an application must be a mapping"))
+            continue
+        reader = _VendorReader(index, item, known) if is_vendor_form(item) else _ConciseReader(index, item)
+        drafts.append(reader.draft)
+        problems += reader.draft.problems
+        warnings += reader.draft.warnings
+    apps, cross_problems, cross_warnings = _build(drafts)
+    return ParsedApplications(apps, _sorted(problems + cross_problems), _sorted(warnings + cross_warnings))
+
+
+def _sorted(found: list[Problem]) -> list[Problem]:
+    """In document order: numbers as numbers (item 10 after item 2), names as text."""
+    return sorted(found, key=lambda item: [(0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in item[0]])
+
+
+def _strategies_by_id(strategies: Any) -> dict[str, Mapping[str, Any]]:
+    if not strategies:
+        return {}
+    if isinstance(strategies, Mapping):
+        return dict(strategies)
+    return {s["id"]: s for s in strategies if isinstance(s, Mapping) and isinstance(s.get("id"), str)}
+
+
+@dataclass
+class _Draft:
+    """One application as read, before models are built; values carry the path they came from."""
+
+    index: int
+    id: str
+    id_path: list
+    name: str = ""
+    description: str = ""
+    suspended: bool = False
+    api_keys: list[tuple[list, str]] = field(default_factory=list)
+    basic_users: list[str] = field(default_factory=list)
+    ip_ranges: list[tuple[list, str]] = field(default_factory=list)
+    hostnames: list[str] = field(default_factory=list)
+    claim_sets: list[tuple[list, Mapping[str, Any]]] = field(default_factory=list)
+    apis: list[str] = field(default_factory=list)
+    api_ids: list[str] = field(default_factory=list)
+    strategies: list[tuple[list, Mapping[str, Any]]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+
+class _ConciseReader:
+    def __init__(self, index: int, item: Mapping[str, Any]) -> None:
+        at = [index]
+        draft = _Draft(index, str(item.get("id", "")), [index, "id"])
+        draft.name = item.get("name") or draft.id
+        draft.description = item.get("description") or ""
+        draft.suspended = bool(item.get("suspended", False))
+        draft.api_keys = [([*at, "api_keys", j], key) for j, key in enumerate(item.get("api_keys") or ())]
+        draft.basic_users = list(item.get("basic_users") or ())
+        draft.ip_ranges = [([*at, "ip_ranges", j], text) for j, text in enumerate(item.get("ip_ranges") or ())]
+        draft.hostnames = list(item.get("hostnames") or ())
+        draft.claim_sets = [([*at, "claim_sets", j], cs) for j, cs in enumerate(item.get("claim_sets") or ())]
+        draft.apis = list(item.get("apis") or ())
+        draft.strategies = [([*at, "strategies", j], s) for j, s in enumerate(item.get("strategies") or ())]
+        self.draft = draft
+
+
+class _VendorReader:
+    def __init__(self, index: int, item: Mapping[str, Any], known_strategies: Mapping[str, Mapping]) -> None:
+        self.at = [index]
+        app_id, id_field = item.get("id"), "id"
+        if not app_id:
+            app_id, id_field = item.get("applicationID"), "applicationID"
+        draft = self.draft = _Draft(index, str(app_id or ""), [index, id_field])
+        other = item.get("applicationID")
+        if item.get("id") and other and other != item["id"]:
+            draft.problems.append(([index, "applicationID"], f"applicationID {other!r} differs from id {item['id']!r}"))
+        draft.name = item.get("name") or draft.id
+        draft.description = item.get("description") or ""
+        draft.suspended = bool(item.get("isSuspended"))
+        for j, identifier in enumerate(item.get("identifiers") or ()):
+            self._identifier([index, "identifiers", j], identifier)
+        self._access_keys(item.get("accessTokens") or {})
+        for j, strategy_id in enumerate(item.get("authStrategyIds") or ()):
+            strategy = known_strategies.get(strategy_id)
+            if strategy is None:
+                draft.warnings.append((
+                    [index, "authStrategyIds", j],
+                    f"strategy {strategy_id!r} is not defined here; tokens of that strategy will not identify this application",
+                ))
+            else:
+                draft.strategies.append(([index, "authStrategyIds", j], strategy))
+        draft.strategies += [([index, "strategies", j], s) for j, s in enumerate(item.get("strategies") or ())]
+        draft.apis = list(item.get("apis") or ())
+        draft.api_ids = list(item.get("apiIDs") or ())
+        draft.api_ids += [a if isinstance(a, str) else a["id"] for a in item.get("consumingAPIs") or ()]
+        unknown = sorted(set(item) - _VENDOR_FIELDS)
+        if unknown:
+            draft.warnings.append(([index], f"vendor fields not used by microgw, ignored: {', '.join(unknown)}"))
+
+    def _identifier(self, path: list, identifier: Mapping[str, Any]) -> None:
+        key, values = identifier.get("key"), identifier.get("value") or []
+        draft = self.draft
+        if key in _API_KEY_IDENTIFIERS:
+            draft.api_keys += [([*path, "value", k], v) for k, v in enumerate(values)]
+        elif key == "httpBasicAuth":
+            draft.basic_users += values
+        elif key == "ipAddressRange":
+            draft.ip_ranges += [([*path, "value", k], v) for k, v in enumerate(values)]
+        elif key == "hostNameAddress":
+            draft.hostnames += values
+        elif key in _CLAIM_IDENTIFIERS:
+            merged = self._claims(path, values)
+            if merged:
+                draft.claim_sets.append((path, merged))
+            elif not values:
+                draft.warnings.append((path, f"{key} identifier without claims, ignored"))
+        else:
+            draft.warnings.append((path, f"identifier type {key!r} is not supported by microgw, ignored"))
+
+    def _claims(self, path: list, values: list) -> dict[str, Any] | None:
+        """Merge the values of one claims identifier into one set; None when any value is bad."""
+        merged: dict[str, Any] = {}
+        ok = True
+        for k, value in enumerate(values):
+            where = [*path, "value", k]
+            if isinstance(value, str):
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    value = None
+            if not isinstance(value, Mapping) or not value:
+                self.draft.problems.append((where, 'a claim set must be a non-empty JSON object such as {"sub": "x"}'))
+                ok = False
+                continue
+            for name, expected in value.items():
+                if name in merged and not json_equal(merged[name], expected):
+                    self.draft.problems.append((where, f"claim {name!r} is given two different values in one claim set"))
+                    ok = False
+                merged[name] = expected
+        return merged if ok else None
+
+    def _access_keys(self, tokens: Mapping[str, Any]) -> None:
+        for name in _ACCESS_KEY_FIELDS:
+            credentials = tokens.get(name)
+            if not isinstance(credentials, Mapping) or not credentials.get("apiAccessKey"):
+                continue
+            path = [*self.at, "accessTokens", name, "apiAccessKey"]
+            if credentials.get("expired") is True:
+                self.draft.warnings.append((path, "the API key is marked expired, ignored"))
+            else:
+                self.draft.api_keys.append((path, credentials["apiAccessKey"]))
+
+
+# --- building models and cross-application checks ------------------------------------------------
+
+
+def _build(drafts: list[_Draft]) -> tuple[tuple[Application, ...], list[Problem], list[Problem]]:
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    apps: list[Application] = []
+    app_of_id: dict[str, int] = {}
+    key_owner: dict[str, str] = {}
+    secret_owner: dict[bytes, str] = {}
+    strategy_ids: set[str] = set()
+    for draft in drafts:
+        if not draft.id:
+            problems.append((draft.id_path, "an application needs an id"))
+            continue
+        if draft.id in app_of_id:
+            problems.append((draft.id_path, f"application id {draft.id!r} is already used by item {app_of_id[draft.id]}"))
+            continue
+        app_of_id[draft.id] = draft.index
+        api_keys = set()
+        for path, key in draft.api_keys:
+            owner = key_owner.setdefault(key, draft.id)
+            if owner == draft.id:
+                api_keys.add(key)
+            else:
+                problems.append((path, f"this API key is already held by application {owner!r}; a key must identify one application"))
+        strategies = []
+        for position, (path, spec) in enumerate(draft.strategies):
+            strategy = _strategy(draft, path, spec, position, problems, warnings)
+            if strategy is None:
+                continue
+            if strategy.id in strategy_ids:
+                problems.append((path, f"strategy id {strategy.id!r} is used twice"))
+                continue
+            strategy_ids.add(strategy.id)
+            owner = secret_owner.setdefault(strategy.secret, draft.id)
+            if owner != draft.id:
+                problems.append((path, f"this HMAC secret is already used by application {owner!r}; a token signed with it would not identify one application"))
+            strategies.append(strategy)
+        apps.append(Application(
+            id=draft.id,
+            name=draft.name,
+            description=draft.description,
+            suspended=draft.suspended,
+            api_keys=frozenset(api_keys),
+            basic_users=frozenset(draft.basic_users),
+            ip_ranges=tuple(_ranges(draft, problems)),
+            hostnames=frozenset(_hostnames(draft, problems)),
+            claim_sets=tuple(_claim_sets(draft, problems)),
+            apis=frozenset(draft.apis),
+            strategies=tuple(strategies),
+            api_ids=frozenset(draft.api_ids),
+        ))
+    return tuple(apps), problems, warnings
+
+
+def _ranges(draft: _Draft, problems: list[Problem]):
+    seen = set()
+    for path, text in draft.ip_ranges:
+        try:
+            rng = parse_range(text)
+        except ValueError as exc:
+            problems.append((path, str(exc)))
+            continue
+        if rng not in seen:
+            seen.add(rng)
+            yield rng
+
+
+def _hostnames(draft: _Draft, problems: list[Problem]):
+    for host in draft.hostnames:
+        normal = normal_hostname(host)
+        if normal:
+            yield normal
+        else:
+            problems.append((draft.id_path[:1], f"{host!r} is not a host name"))
+
+
+def _claim_sets(draft: _Draft, problems: list[Problem]):
+    seen = set()
+    for path, mapping in draft.claim_sets:
+        try:
+            claim_set = ClaimSet.of(mapping)
+        except ValueError as exc:
+            problems.append((path, str(exc)))
+            continue
+        if claim_set not in seen:
+            seen.add(claim_set)
+            yield claim_set
+
+
+def _strategy(
+    draft: _Draft, path: list, spec: Mapping[str, Any], position: int, problems: list[Problem], warnings: list[Problem]
+) -> HmacStrategy | None:
+    kind = spec.get("type")
+    if kind != "JWT_HSA":
+        warnings.append((path, f"strategy type {kind!r} is not an HMAC (JWT_HSA) strategy, ignored here"))
+        return None
+    secret_field = spec.get("secret")
+    text = secret_field.get("secret") if isinstance(secret_field, Mapping) else secret_field
+    secret_path = [*path, "secret"]
+    try:
+        secret = _b64decode(text if isinstance(text, str) else "")
+    except ValueError:
+        problems.append((secret_path, "the secret (not shown) is not valid base64"))
+        return None
+    if not secret:
+        problems.append((secret_path, "the secret is empty; an HMAC strategy needs a shared key"))
+        return None
+    if len(secret) < MIN_SECRET_BYTES:
+        warnings.append((secret_path, f"the secret is only {len(secret)} bytes; use at least {MIN_SECRET_BYTES} random bytes"))
+    audience = spec.get("audience")
+    audiences = frozenset([audience] if isinstance(audience, str) else audience or ())
+    if not audiences:
+        problems.append(([*path, "audience"], "an HMAC strategy needs an audience"))
+        return None
+    return HmacStrategy(
+        id=spec.get("id") or f"{draft.id}#strategy-{position}",
+        secret=secret,
+        audiences=audiences,
+        algorithms=frozenset(spec.get("algorithms") or HMAC_ALGORITHMS),
+        auth_server=spec.get("auth_server") or spec.get("authServerAlias") or None,
+    )
+
+
+def _b64decode(text: str) -> bytes:
+    """Standard base64 (the vendor's) or base64url, padding optional; ValueError otherwise."""
+    compact = text.strip().rstrip("=")
+    if "-" in compact or "_" in compact:
+        compact = compact.translate(str.maketrans("-_", "+/"))
+    try:
+        return base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("not base64") from None
