@@ -6,7 +6,7 @@ Verification (``microgw.tokens``) only ever sees :class:`VerifyKey` objects hand
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, Union
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, ed448, rsa
@@ -43,7 +43,7 @@ class VerifyKey:
     """
 
     kid: str | None
-    key: PublicKey | bytes
+    key: PublicKey | bytes = field(repr=False)  # HMAC secrets must never reach a log line
     algs: frozenset[str]
     source: str
 

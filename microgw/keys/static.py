@@ -87,18 +87,17 @@ class KeyIndex:
 class StaticKeySource:
     """A :class:`~microgw.keys.model.KeySource` over keys that never change while running."""
 
-    __slots__ = ("_index", "description")
+    __slots__ = ("_index", "description", "candidates")
 
     def __init__(self, keys: Iterable[VerifyKey], description: str = "static keys") -> None:
         self._index = KeyIndex(keys)
         self.description = description
+        # KeySource.candidates(kid, alg): bound straight to the index, one call less per token.
+        self.candidates = self._index.candidates
 
     @property
     def keys(self) -> tuple[VerifyKey, ...]:
         return self._index.keys
-
-    def candidates(self, kid: str | None, alg: str) -> list[VerifyKey]:
-        return self._index.candidates(kid, alg)
 
     async def refresh_for_unknown_kid(self, kid: str) -> bool:
         return False

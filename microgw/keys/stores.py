@@ -97,10 +97,9 @@ def load_keystore(type: str, location: str | Path, password: str | None) -> Alia
     kind = normalize_type(type)
     path = Path(location)
     data = _read(path)
-    pw = password.encode("utf-8") if password else None
     if kind == "PKCS12":
-        return _p12_keystore(path, data, pw)
-    return _pem_keystore(path, data, pw)
+        return _p12_keystore(path, data, _p12_password(password))
+    return _pem_keystore(path, data, password.encode("utf-8") if password else None)
 
 
 def load_truststore(type: str, location: str | Path, password: str | None) -> AliasMap[x509.Certificate]:
@@ -108,7 +107,7 @@ def load_truststore(type: str, location: str | Path, password: str | None) -> Al
     kind = normalize_type(type)
     path = Path(location)
     if kind == "PKCS12":
-        return _p12_truststore(path, _read(path), password.encode("utf-8") if password else None)
+        return _p12_truststore(path, _read(path), _p12_password(password))
     out: AliasMap[x509.Certificate] = AliasMap()
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in _TRUST_SUFFIXES and p.is_file())
@@ -136,6 +135,11 @@ def _read(path: Path) -> bytes:
     if data[:4] in _JKS_MAGIC:
         raise StoreError(f"{path}: this is a Java JKS/JCEKS keystore, which is not supported; {_CONVERT_HINT}")
     return data
+
+
+def _p12_password(password: str | None) -> bytes | None:
+    """PKCS12 tells "no password" from the empty one; an empty string from config means the latter."""
+    return None if password is None else password.encode("utf-8")
 
 
 def _open_p12(path: Path, data: bytes, pw: bytes | None) -> pkcs12.PKCS12KeyAndCertificates:
