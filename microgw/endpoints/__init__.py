@@ -11,5 +11,11 @@ if TYPE_CHECKING:
 
 
 def builtin_routes(gateway: "Gateway") -> "list[web.RouteDef]":
-    """Routes of the built-in endpoints other than admin; grows with the issuer."""
-    return []
+    """Routes of the built-in endpoints other than admin: the token endpoints and the JWKS.
+
+    The server registers them before ``/gateway/{tail}``, so ``/gateway/security/getJsonWebToken``
+    is ours whatever APIs are configured.
+    """
+    from microgw.endpoints import tokens
+
+    return tokens.routes(gateway)

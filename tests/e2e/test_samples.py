@@ -8,10 +8,22 @@ SAMPLES = REPO / "samples"
 
 
 async def test_quickstart_yml_serves_hello(gateway, client):
+    """The README flow: a token for Administrator/manage, then the API with it, without it, tampered."""
+    import base64
+
     gw = await gateway(SAMPLES / "quickstart.yml")
-    async with client.get(f"{gw.http}/gateway/hello/1.0/") as resp:
+    credentials = base64.b64encode(b"Administrator:manage").decode()
+    async with client.get(f"{gw.http}/rest/pub/apigateway/jwt/getJsonWebToken", headers={"Authorization": f"Basic {credentials}"}) as resp:
+        assert resp.status == 200
+        token = (await resp.json())["jwt"]
+    async with client.get(f"{gw.http}/gateway/hello/1.0/", headers={"Authorization": f"Bearer {token}"}) as resp:
         assert resp.status == 200
         assert (await resp.json())["message"] == "Hello from microgw"
+    async with client.get(f"{gw.http}/gateway/hello/1.0/") as resp:
+        assert resp.status == 401
+    tampered = token.rsplit(".", 1)[0] + ".AAAA"  # the README's ${TOKEN%.*}.AAAA
+    async with client.get(f"{gw.http}/gateway/hello/1.0/", headers={"Authorization": f"Bearer {tampered}"}) as resp:
+        assert resp.status == 401
 
 
 async def test_proxy_yml_reaches_the_aliased_service(gateway, client, upstream):
