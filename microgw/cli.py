@@ -26,7 +26,34 @@ def _overrides(args: argparse.Namespace) -> dict:
         out.setdefault("server", {})["host"] = args.host
     if args.log_level is not None:
         out.setdefault("logging", {})["level"] = args.log_level
+    archives = [a.strip() for value in getattr(args, "archive", None) or [] for a in value.split(",") if a.strip()]
+    if archives:
+        import os
+
+        out["archive_file"] = [os.path.abspath(a) for a in archives]
+    if getattr(args, "skip_unsupported_policies", False):
+        out["archive_skip_unsupported"] = True
+    _parent_overrides(args, out)
     return out
+
+
+def _parent_overrides(args: argparse.Namespace, out: dict) -> None:
+    """The vendor's -gw/-gwu/-gwp/-apis options: download settings from that parent gateway."""
+    if getattr(args, "gw", None):
+        out.setdefault("api_gateway", {}).update({"url": args.gw, "download_settings": True})
+    if getattr(args, "gwu", None):
+        out.setdefault("api_gateway", {})["user"] = args.gwu
+    if getattr(args, "gwp", None):
+        out.setdefault("api_gateway", {})["password"] = args.gwp
+    if getattr(args, "apis", None):
+        out.setdefault("downloads", {})["apis"] = [a.strip() for a in args.apis.split(",") if a.strip()]
+
+
+def _parent_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-gw", "--gateway", dest="gw", metavar="URL", help="parent gateway (host:port, http://host:5555, or .../rest/apigateway)")
+    parser.add_argument("-gwu", "--gateway-user", dest="gwu", metavar="USER", help="user on the parent gateway")
+    parser.add_argument("-gwp", "--gateway-password", dest="gwp", metavar="PASSWORD", help="its password (or set mcgw_api_gateway_password)")
+    parser.add_argument("-apis", "--apis", dest="apis", metavar="NAMES", help="comma-separated API names to download (default all)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--https-port", type=int, help="HTTPS port (overrides ports.https)")
     start.add_argument("--host", help="bind address (overrides server.host)")
     start.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="overrides logging.level")
+    start.add_argument("-a", "--archive", action="append", metavar="A.zip[,B.zip]", help="load APIs from the vendor's exported archives")
+    start.add_argument("--skip-unsupported-policies", action="store_true", help="load archive APIs without the policies microgw does not support")
+    _parent_args(start)
+
+    download = commands.add_parser("downloadSettings", help="download a parent gateway's settings as a YAML file for -c")
+    _parent_args(download)
+    download.add_argument("-out", "--out", dest="out", metavar="FILE", required=True, help="where to write the YAML ('-': stdout)")
+
+    reload = commands.add_parser("reload", help="ask a running gateway to re-read its configuration")
+    reload.add_argument("--url", default="http://127.0.0.1:4485", help="the gateway (default http://127.0.0.1:4485)")
+    reload.add_argument("--user", help="admin user, when admin is configured")
+    reload.add_argument("--password-stdin", action="store_true", help="read the admin password from stdin")
 
     check = commands.add_parser("check", help="validate the configuration and exit")
     _config_args(check)
@@ -68,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="one claim; VALUE is read as JSON when it parses, else as text; repeatable")
     token.add_argument("--expires-in", type=int, default=300, metavar="SECONDS", help="exp = now + SECONDS (0: no exp)")
     token.add_argument("--issuer", help="the iss claim")
-    for sub in (hashing, listing, adding, retiring, token):
+    for sub in (hashing, listing, adding, retiring, token, download, reload):
         sub.set_defaults(port=None, https_port=None, host=None, log_level=None)
     return parser
 
@@ -83,13 +122,15 @@ def _kid_args_last(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(_kid_args_last(list(sys.argv[1:] if argv is None else argv)))
-    if args.command in _TOOLS:
+    from microgw import tools
+
+    if args.command in tools.TOOLS:
         try:
-            return _TOOLS[args.command](args)
+            return tools.TOOLS[args.command](args)
         except ConfigError as exc:
             _print_problems(exc)
             return 2
-        except _ToolError as exc:
+        except tools.ToolError as exc:
             print(f"microgw {args.command}: {exc}", file=sys.stderr)
             return 1
     overrides = _overrides(args)
@@ -116,119 +157,3 @@ def _print_problems(exc: ConfigError) -> None:
     print(f"microgw: the configuration has {len(exc.problems)} problem(s):", file=sys.stderr)
     for problem in exc.problems:
         print(f"  {problem}", file=sys.stderr)
-
-
-# --------------------------------------------------------------------------- tools
-
-
-class _ToolError(Exception):
-    """A tool command cannot do what was asked; the message is printed, exit code 1."""
-
-
-def _hash_password(args: argparse.Namespace) -> int:
-    from microgw.keys.passwords import hash_password
-
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        import getpass
-
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Again: ") != password:
-            raise _ToolError("the passwords differ")
-    if not password:
-        raise _ToolError("the password is empty")
-    print(hash_password(password))
-    return 0
-
-
-def _key_dir(args: argparse.Namespace):
-    """The managed key directory of the configuration (``state_dir/keys``), env overrides included."""
-    from pathlib import Path
-
-    from microgw.keys.signing import KeyStateDir
-
-    settings = load_settings(args.config).settings
-    issuer = settings.issuer
-    if issuer is not None and issuer.key_alias is not None:
-        print(f"warning: the issuer signs with keystore key {issuer.key_alias!r}; managed keys are not used", file=sys.stderr)
-    return KeyStateDir(Path(settings.state_dir) / "keys"), (issuer.algorithm if issuer is not None else "RS256")
-
-
-def _keys(args: argparse.Namespace) -> int:
-    from microgw.keys.signing import KeyStateError
-
-    folder, issuer_alg = _key_dir(args)
-    try:
-        if args.keys_command == "add":
-            folder.add_key(args.alg or issuer_alg)
-        elif args.keys_command == "retire":
-            folder.retire(args.kid)
-        records = folder.list()
-    except (KeyStateError, ValueError, OSError) as exc:
-        raise _ToolError(str(exc)) from None
-    signing = _signing_kids(records)
-    print(f"{'KID':<43}  {'ALG':<6}  {'CREATED':<25}  STATUS")
-    for record in records:
-        status = "retired" if record.retired else "signing" if record.kid in signing else "published"
-        print(f"{record.kid:<43}  {record.alg:<6}  {record.created_at.isoformat(timespec='seconds'):<25}  {status}")
-    if args.keys_command != "list":
-        print(f"changed {folder.path}: running gateways use it after a restart or reload (SIGHUP)", file=sys.stderr)
-    return 0
-
-
-def _signing_kids(records) -> set[str]:
-    """The newest active key of each algorithm: the one an issuer of that algorithm signs with."""
-    newest: dict[str, object] = {}
-    for record in records:
-        if not record.retired and (record.alg not in newest or record.created_at >= newest[record.alg].created_at):  # type: ignore[attr-defined]
-            newest[record.alg] = record
-    return {r.kid for r in newest.values()}  # type: ignore[attr-defined]
-
-
-def _token(args: argparse.Namespace) -> int:
-    import json
-    import time
-
-    from microgw.keys.publish import jwk_thumbprint
-    from microgw.keys.signing import default_alg
-    from microgw.keys.stores import StoreError, load_keystore
-    from microgw.tokens.sign import sign_jwt
-
-    try:
-        private_key = next(iter(load_keystore("PEM", args.key, None).values())).private_key
-    except StoreError as exc:
-        raise _ToolError(str(exc)) from None
-    claims: dict = {}
-    if args.claims:
-        try:
-            claims = json.loads(args.claims)
-        except ValueError:
-            raise _ToolError("--claims is not valid JSON") from None
-        if not isinstance(claims, dict):
-            raise _ToolError("--claims must be a JSON object")
-    for item in args.claim:
-        name, sep, text = item.partition("=")
-        if not sep or not name:
-            raise _ToolError(f"--claim {item!r}: expected NAME=VALUE")
-        try:
-            claims[name] = json.loads(text)
-        except ValueError:
-            claims[name] = text
-    now = int(time.time())
-    if args.issuer:
-        claims["iss"] = args.issuer
-    claims.setdefault("iat", now)
-    claims.setdefault("nbf", now)
-    if args.expires_in:
-        claims.setdefault("exp", now + args.expires_in)
-    try:
-        alg = args.alg or default_alg(private_key)
-        kid = args.kid or jwk_thumbprint(private_key)
-        print(sign_jwt(claims, private_key, alg, kid=kid))
-    except ValueError as exc:
-        raise _ToolError(str(exc)) from None
-    return 0
-
-
-_TOOLS = {"hash-password": _hash_password, "keys": _keys, "token": _token}

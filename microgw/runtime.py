@@ -140,7 +140,7 @@ def _security_services(settings: Settings, client_ssl: ssl.SSLContext, previous:
         validator=validator,
         keyring=keyring,
         issuer=issuer,
-        users=UserDirectory({u.name: u.password for u in settings.users}),
+        users=UserDirectory({u.name: u.password for u in settings.users}, warn_plain=False),  # the loader warns
         applications=applications,
         reverse_dns=ReverseDns(),
     )

@@ -26,6 +26,7 @@ from microgw.config.model import (
     StoreConfig,
 )
 from microgw.config import security as sec
+from microgw.config.ids import api_id
 from microgw.config.secrets import decode_encoded_values
 from microgw.config.sources import Source, combine, command_line_source, env_source, file_sources, origin
 
@@ -307,9 +308,11 @@ class _Builder:
     def api(self, item: dict) -> ApiConfig:
         timeouts = item.get("timeouts", {})
         methods = item.get("methods")
+        version = _version_text(item["version"])
         return ApiConfig(
+            id=item.get("id") or api_id(item["name"], version),
             name=item["name"],
-            version=_version_text(item["version"]),
+            version=version,
             endpoint=item.get("endpoint"),
             mock=_mock(item["mock"]) if "mock" in item else None,
             protocols=frozenset(item.get("protocols", ("http", "https"))),

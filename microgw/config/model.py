@@ -58,6 +58,7 @@ class ApiConfig:
     active: bool = True
     description: str = ""
     policies: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    id: str = ""  # the vendor's API id; the loader derives one from name and version
 
     @property
     def key(self) -> tuple[str, str]:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from microgw.config.loader import expand_aliases
 from microgw.endpoints.admin import check_admin
 from microgw.errors import GatewayError, bad_request
 from microgw.responses import error_response, json_response
@@ -56,23 +57,37 @@ def routes(gateway: "Gateway") -> list[web.RouteDef]:
     async def strategies(request: web.Request) -> web.Response:
         return json_response({"strategies": vendor.served_strategies(raw().get("applications") or [])})
 
-    async def apis(request: web.Request) -> web.Response:
-        from microgw.sync.archive import api_summary
+    def served_apis() -> tuple[list[dict], dict]:
+        """The configured APIs with aliases expanded (children may not have them), and their ids."""
+        items = []
+        for item in raw().get("apis") or []:
+            item = dict(item)
+            if "endpoint" in item:
+                item["endpoint"] = expand_aliases(item["endpoint"], raw().get("aliases") or {})
+            items.append(item)
+        ids = {(route.api.name, route.api.version): route.api.id for route in gateway.runtime.routes.values()}
+        return items, ids
 
-        return json_response({"apiResponse": [{"api": api_summary(item)} for item in raw().get("apis") or []]})
+    async def apis(request: web.Request) -> web.Response:
+        from microgw.sync.archive import api_list
+
+        items, ids = served_apis()
+        return json_response(api_list(items, ids))
 
     async def archive(request: web.Request) -> web.Response:
-        from microgw.sync.archive import api_id, build_archive
+        from microgw.sync.archive import ArchiveError, build_archive, select_apis
 
-        wanted = {i for part in request.query.getall("apis", []) for i in part.split(",") if i}
+        wanted = request.query.getall("apis", [])
         if not wanted:
-            raise bad_request("Name the APIs to export: ?apis=<id>[,<id>]")
-        items = [item for item in raw().get("apis") or [] if api_id(item["name"], str(item["version"])) in wanted]
-        missing = wanted - {api_id(item["name"], str(item["version"])) for item in items}
-        if missing:
-            raise GatewayError(404, "not_found", f"No API with id {sorted(missing)[0]!r}")
+            raise bad_request("Name the APIs to export: ?apis=<id>[,<id>] or ?apis=*")
+        items, ids = served_apis()
+        try:
+            chosen = select_apis(items, wanted, ids)
+            body = build_archive(chosen, ids=ids)
+        except ArchiveError as exc:
+            raise bad_request(str(exc)) from None
         return web.Response(
-            body=build_archive(items),
+            body=body,
             content_type="application/zip",
             headers={"Content-Disposition": 'attachment; filename="archive.zip"'},
         )

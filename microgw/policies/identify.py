@@ -118,7 +118,7 @@ class IdentifyStage:
         unregistered = False
         for rule, apps in results:
             if rule.lookup == "strict":
-                kept = tuple(a for a in apps if a.registered_for(api.name, api.version))
+                kept = tuple(a for a in apps if a.registered_for(api.name, api.version, api.id))
                 unregistered = unregistered or (bool(apps) and not kept)
                 apps = kept
             ids = {a.id for a in apps}

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any, Mapping
+
+log = logging.getLogger("microgw.sync")
+
 from microgw.config.errors import ConfigError, ConfigProblem
 from microgw.config.model import Settings
 
@@ -24,7 +29,26 @@ def load_archive_files(settings: Settings) -> list[tuple[str, dict]]:
         except OSError as exc:
             problems.append(ConfigProblem(path, "", f"cannot read the archive ({exc.__class__.__name__})"))
             continue
-        overlays.append((f"archive {path}", {"apis": content.apis}))
+        for warning in content.warnings:
+            log.warning("archive %s: %s", path, warning)
+        apis = with_ids(content.apis, content.ids)
+        overlays.append((f"archive {path}", {"apis": rewrite_endpoints(apis, settings.raw.get("endpoint_rewrites") or {})}))
     if problems:
         raise ConfigError(problems)
     return overlays
+
+
+def with_ids(apis: list[dict], ids: Mapping[tuple[str, str], str]) -> list[dict]:
+    """Keep the vendor's API ids: applications register for APIs by them."""
+    from microgw.config.ids import version_text
+
+    return [{**api, "id": ids[key]} if (key := (api["name"], version_text(api["version"]))) in ids else api for api in apis]
+
+
+def rewrite_endpoints(apis: list[dict], rewrites: Mapping[str, Any]) -> list[dict]:
+    """``endpoint_rewrites``: archives and parents name production hosts; point them elsewhere."""
+    if not rewrites:
+        return apis
+    from microgw.sync.archive import repoint
+
+    return repoint(apis, rewrites)

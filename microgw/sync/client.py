@@ -99,6 +99,7 @@ class ParentClient:
     async def download(self) -> dict[str, Any]:
         """Everything to download, as a configuration document in microgw's YAML form."""
         from microgw.sync.archive import ArchiveError, load_archive
+        from microgw.sync.archive_files import with_ids
 
         timeout = aiohttp.ClientTimeout(total=self.parent.timeout)
         async with aiohttp.ClientSession(timeout=timeout, trust_env=False) as session:
@@ -126,6 +127,8 @@ class ParentClient:
                     content = load_archive(archive)
                 except ArchiveError as exc:
                     raise DownloadError(f"archive of API {name}: {exc}") from None
-                apis.extend(content.apis)
+                for warning in content.warnings:
+                    log.warning("API %s from the parent: %s", name, warning)
+                apis.extend(with_ids(content.apis, content.ids))
             document["apis"] = apis
             return document

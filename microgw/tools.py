@@ -1,0 +1,186 @@
+"""The command-line tools besides ``start`` and ``check``: one function per command, given parsed args."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from microgw.config.loader import load_settings
+
+
+class ToolError(Exception):
+    """A tool command cannot do what was asked; the message is printed, exit code 1."""
+
+
+def _hash_password(args: argparse.Namespace) -> int:
+    from microgw.keys.passwords import hash_password
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        import getpass
+
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise ToolError("the passwords differ")
+    if not password:
+        raise ToolError("the password is empty")
+    print(hash_password(password))
+    return 0
+
+
+def _key_dir(args: argparse.Namespace):
+    """The managed key directory of the configuration (``state_dir/keys``), env overrides included."""
+    from pathlib import Path
+
+    from microgw.keys.signing import KeyStateDir
+
+    settings = load_settings(args.config).settings
+    issuer = settings.issuer
+    if issuer is not None and issuer.key_alias is not None:
+        print(f"warning: the issuer signs with keystore key {issuer.key_alias!r}; managed keys are not used", file=sys.stderr)
+    return KeyStateDir(Path(settings.state_dir) / "keys"), (issuer.algorithm if issuer is not None else "RS256")
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from microgw.keys.signing import KeyStateError
+
+    folder, issuer_alg = _key_dir(args)
+    try:
+        if args.keys_command == "add":
+            folder.add_key(args.alg or issuer_alg)
+        elif args.keys_command == "retire":
+            folder.retire(args.kid)
+        records = folder.list()
+    except (KeyStateError, ValueError, OSError) as exc:
+        raise ToolError(str(exc)) from None
+    signing = _signing_kids(records)
+    print(f"{'KID':<43}  {'ALG':<6}  {'CREATED':<25}  STATUS")
+    for record in records:
+        status = "retired" if record.retired else "signing" if record.kid in signing else "published"
+        print(f"{record.kid:<43}  {record.alg:<6}  {record.created_at.isoformat(timespec='seconds'):<25}  {status}")
+    if args.keys_command != "list":
+        print(f"changed {folder.path}: running gateways use it after a restart or reload (SIGHUP)", file=sys.stderr)
+    return 0
+
+
+def _signing_kids(records) -> set[str]:
+    """The newest active key of each algorithm: the one an issuer of that algorithm signs with."""
+    newest: dict[str, object] = {}
+    for record in records:
+        if not record.retired and (record.alg not in newest or record.created_at >= newest[record.alg].created_at):  # type: ignore[attr-defined]
+            newest[record.alg] = record
+    return {r.kid for r in newest.values()}  # type: ignore[attr-defined]
+
+
+def _token(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from microgw.keys.publish import jwk_thumbprint
+    from microgw.keys.signing import default_alg
+    from microgw.keys.stores import StoreError, load_keystore
+    from microgw.tokens.sign import sign_jwt
+
+    try:
+        private_key = next(iter(load_keystore("PEM", args.key, None).values())).private_key
+    except StoreError as exc:
+        raise ToolError(str(exc)) from None
+    claims: dict = {}
+    if args.claims:
+        try:
+            claims = json.loads(args.claims)
+        except ValueError:
+            raise ToolError("--claims is not valid JSON") from None
+        if not isinstance(claims, dict):
+            raise ToolError("--claims must be a JSON object")
+    for item in args.claim:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise ToolError(f"--claim {item!r}: expected NAME=VALUE")
+        try:
+            claims[name] = json.loads(text)
+        except ValueError:
+            claims[name] = text
+    now = int(time.time())
+    if args.issuer:
+        claims["iss"] = args.issuer
+    claims.setdefault("iat", now)
+    claims.setdefault("nbf", now)
+    if args.expires_in:
+        claims.setdefault("exp", now + args.expires_in)
+    try:
+        alg = args.alg or default_alg(private_key)
+        kid = args.kid or jwk_thumbprint(private_key)
+        print(sign_jwt(claims, private_key, alg, kid=kid))
+    except ValueError as exc:
+        raise ToolError(str(exc)) from None
+    return 0
+
+
+def _download_settings(args: argparse.Namespace) -> int:
+    """``downloadSettings``: the parent's settings as a YAML file that ``microgw start -c`` accepts."""
+    import asyncio
+    import os
+
+    import yaml
+
+    from microgw.sync.client import DownloadError, ParentClient, ParentSettings
+
+    if not args.gw:
+        raise ToolError("name the parent gateway with -gw URL")
+    password = args.gwp if args.gwp is not None else os.environ.get("mcgw_api_gateway_password")
+    apis = tuple(a.strip() for a in args.apis.split(",") if a.strip()) if args.apis else None
+    client = ParentClient(ParentSettings(args.gw, args.gwu, password, apis))
+    try:
+        document = asyncio.run(client.download())
+    except DownloadError as exc:
+        raise ToolError(str(exc)) from None
+    text = "# Downloaded from " + str(client.base) + " by microgw downloadSettings.\n"
+    text += "# It holds API keys and secrets: keep it private.\n"
+    text += yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        counts = {k: len(v) for k, v in document.items() if isinstance(v, list)}
+        print(f"wrote {args.out}: {len(document.get('apis', []))} APIs, {counts.get('applications', 0)} applications", file=sys.stderr)
+    return 0
+
+
+def _reload(args: argparse.Namespace) -> int:
+    """``reload``: POST /rest/microgateway/reload on a running gateway."""
+    import base64
+    import json
+    import urllib.error
+    import urllib.request
+
+    headers = {}
+    if args.user:
+        password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else __import__("getpass").getpass("Admin password: ")
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{args.user}:{password}".encode()).decode()
+    request = urllib.request.Request(args.url.rstrip("/") + "/rest/microgateway/reload", method="POST", headers=headers, data=b"")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            body = json.loads(answer.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read()).get("message", "")
+        except ValueError:
+            message = ""
+        raise ToolError(f"the gateway answered {exc.code}: {message}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise ToolError(f"cannot reach {args.url}: {getattr(exc, 'reason', exc)}") from None
+    print(f"reloaded: {body.get('apis')} APIs", file=sys.stderr)
+    return 0
+
+
+TOOLS = {
+    "hash-password": _hash_password,
+    "keys": _keys,
+    "token": _token,
+    "downloadSettings": _download_settings,
+    "reload": _reload,
+}
