@@ -80,8 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     reload.add_argument("--user", help="admin user, when admin is configured")
     reload.add_argument("--password-stdin", action="store_true", help="read the admin password from stdin")
 
-    check = commands.add_parser("check", help="validate the configuration and exit")
+    check = commands.add_parser("check", help="validate the configuration (and archives) and exit")
     _config_args(check)
+    check.add_argument("-a", "--archive", action="append", metavar="A.zip[,B.zip]", help="also check these archives")
+    check.add_argument("--skip-unsupported-policies", action="store_true", help="as for start")
     check.set_defaults(port=None, https_port=None, host=None, log_level=None)
 
     hashing = commands.add_parser("hash-password", help="print a scrypt hash for users[].password")
@@ -138,7 +140,11 @@ def main(argv: list[str] | None = None) -> int:
         loaded = load_settings(args.config, overrides=overrides)
         if args.command == "check":
             from microgw.runtime import build_runtime
+            from microgw.sync.archive_files import load_archive_files
 
+            archives = load_archive_files(loaded.settings)
+            if archives:
+                loaded = load_settings(args.config, overrides=overrides, overlays=archives)
             build_runtime(loaded.settings)
     except ConfigError as exc:
         _print_problems(exc)

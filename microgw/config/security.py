@@ -48,6 +48,7 @@ class AuthServerConfig:
     jwks: JwksTuning
     introspection: IntrospectionConfig | None
     token_generator: Mapping[str, Any] | None
+    jwks_inline: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,7 @@ def parse_auth_server(item: Mapping[str, Any]) -> AuthServerConfig:
         jwks=JwksTuning(**{k: jwks[k] for k in ("refresh_interval", "unknown_kid_cooldown", "timeout", "max_bytes") if k in jwks}),
         introspection=introspection,
         token_generator=item.get("tokenGeneratorConfig") or None,
+        jwks_inline=item.get("jwks_inline") or None,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Iterable
 
 from microgw.config.model import Settings
 from microgw.config.security import LOCAL_SERVER_ID, AuthServerConfig
+from microgw.keys.jwks import JwksError, parse_jwks
 from microgw.keys.model import VerifyKey
 from microgw.keys.remote import RemoteJwksSource
 from microgw.keys.signing import KeyringRef, KeyStateDir, load_configured_keyring
@@ -145,6 +146,8 @@ def key_sources(
             remote.reuse_key = remote_key(server.jwks_uri, server)  # type: ignore[attr-defined]
             sources.append(remote)
             remotes.append(remote)
+        if server.jwks_inline and not is_own:
+            sources.append(_inline_source(server, where))
         if server.certificate_alias:
             sources.append(_certificate_source(settings, server, where))
         sources.extend(extra.get(server.id, ()))
@@ -165,6 +168,16 @@ def _implicit_local(issuer: str) -> AuthServerConfig:
         id=LOCAL_SERVER_ID, name=LOCAL_SERVER_ID, issuer=issuer, jwks_uri=None, truststore_alias=None,
         certificate_alias=None, clock_skew=None, algorithms=None, jwks=JwksTuning(), introspection=None, token_generator=None,
     )
+
+
+def _inline_source(server: AuthServerConfig, where: str) -> StaticKeySource:
+    import json
+
+    try:
+        keys = parse_jwks(json.dumps(server.jwks_inline).encode(), source=f"inline jwks of {server.id}", allowed_algs=server.algorithms)
+    except JwksError as exc:
+        raise KeyProblem(f"{where}.jwks_inline", str(exc)) from None
+    return StaticKeySource(keys, f"inline jwks of {server.id}")
 
 
 def _certificate_source(settings: Settings, server: AuthServerConfig, where: str) -> StaticKeySource:

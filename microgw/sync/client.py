@@ -96,6 +96,25 @@ class ParentClient:
             raise DownloadError(f"{path}: {key!r} is not a list")
         return value
 
+    async def _keep_parent_keys(self, session: aiohttp.ClientSession, server: dict[str, Any]) -> None:
+        """Store the parent's own JWKS with the download, so a restart without the parent validates.
+
+        Only JWKS URIs on the parent itself are fetched here; third-party issuers are left to the
+        usual background fetching.
+        """
+        jwks_uri = (server.get("localIntrospectionConfig") or {}).get("jwksuri")
+        if not jwks_uri:
+            return
+        target = URL(jwks_uri)
+        if (target.scheme, target.host, target.port) != (self.base.scheme, self.base.host, self.base.port):
+            return
+        try:
+            document = json.loads(await self._get(session, target.path))
+        except (DownloadError, ValueError):
+            return  # the background fetch will try again; the download itself is still good
+        if isinstance(document, dict) and isinstance(document.get("keys"), list):
+            server["jwks_inline"] = {"keys": document["keys"]}
+
     async def download(self) -> dict[str, Any]:
         """Everything to download, as a configuration document in microgw's YAML form."""
         from microgw.sync.archive import ArchiveError, load_archive
@@ -106,6 +125,8 @@ class ParentClient:
             aliases = await self._json(session, "/rest/apigateway/alias", "alias")
             document: dict[str, Any] = {}
             servers = vendor.auth_servers_from_aliases(aliases)
+            for server in servers:
+                await self._keep_parent_keys(session, server)
             if servers:
                 document["security_settings"] = {"auth_servers": servers}
             simple = vendor.simple_aliases(aliases)

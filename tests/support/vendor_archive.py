@@ -1,0 +1,100 @@
+"""Archives in the webMethods API Gateway export layout, built with zipfile (independent of microgw's exporter)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+STAGES = {
+    "entryProtocolPolicy": "transport",
+    "evaluatePolicy": "IAM",
+    "straightThroughRouting": "routing",
+    "outboundTransportAuthentication": "routing",
+}
+ROUTING_URI = "https://prod.example.com/petstore/${sys:resource_path}"
+
+
+def v(key: str, *values) -> dict:
+    return {"templateKey": key, "values": list(values)}
+
+
+def g(key: str, *children: dict) -> dict:
+    return {"templateKey": key, "parameters": list(children)}
+
+
+def action(template: str, *parameters: dict, name: str | None = None) -> dict:
+    return {"names": [{"value": name or f"{template} action", "locale": "en"}], "templateKey": template, "parameters": list(parameters), "active": False}
+
+
+def routing(uri: str = ROUTING_URI, *extra: dict) -> dict:
+    return action("straightThroughRouting", v("endpointUri", uri), v("method", "CUSTOM"), *extra, name="Straight Through Routing")
+
+
+def protocols(*names: str) -> dict:
+    return action("entryProtocolPolicy", v("protocol", *names), name="Enable HTTP / HTTPS")
+
+
+def identify(*rules: tuple[str, str], connector: str = "OR", anonymous: str = "false") -> dict:
+    groups = [g("IdentificationRule", v("applicationLookup", lookup), v("identificationType", kind)) for kind, lookup in rules]
+    return action("evaluatePolicy", v("logicalConnector", connector), v("allowAnonymous", anonymous), *groups, name="Identify & Authorize Application")
+
+
+def outbound(*settings: dict) -> dict:
+    return action("outboundTransportAuthentication", g("transportSecurity", *settings), name="Outbound Authentication - Transport")
+
+
+def api_doc(name: str = "Petstore", version: str = "1.0", **fields) -> dict:
+    doc = {
+        "apiDefinition": {"info": {"title": name, "version": version}, "paths": {}, "type": "rest"},
+        "nativeEndpoint": [{"passSecurityHeaders": True, "uri": "https://prod.example.com/petstore", "connectionTimeoutDuration": 0, "alias": False}],
+        "apiName": name,
+        "apiVersion": version,
+        "isActive": True,
+        "type": "REST",
+        "scopes": [],
+        "systemVersion": 1,
+    }
+    doc.update(fields)
+    return doc
+
+
+def vendor_archive(*apis: tuple[dict, list[dict]], manifest: bool = True, extra: dict[str, bytes] | None = None, wrap_api=None) -> bytes:
+    """Each API is (API JSON, its policy actions); ids are made up like the vendor's (one policy per API)."""
+    files: dict[str, bytes] = {}
+    assets = []
+    for i, (doc, actions) in enumerate(apis):
+        api_id, policy_id = doc.get("id", f"api-{i}"), f"policy-{i}"
+        doc = {**doc, "id": api_id, "policies": doc.get("policies", [policy_id])}
+        folder = f"API/API.{api_id}/Policy/Policy.{policy_id}"
+        stages: dict[str, list] = {}
+        for j, act in enumerate(actions):
+            action_id = f"action-{i}-{j}"
+            files[f"{folder}/PolicyAction/PolicyAction.{action_id}"] = json.dumps({"id": action_id, **act}).encode()
+            stages.setdefault(STAGES.get(act["templateKey"], "LMT"), []).append({"enforcementObjectId": action_id, "order": str(len(stages.get(STAGES.get(act["templateKey"], "LMT"), [])))})
+            assets.append(f"PolicyAction.{action_id}")
+        policy = {
+            "id": policy_id,
+            "names": [{"value": f"Default Policy for API {doc.get('apiName', '?')}", "locale": "English"}],
+            "policyEnforcements": [{"enforcements": e, "stageKey": s} for s, e in stages.items()],
+            "policyScope": "SERVICE",
+            "active": False,
+            "global": False,
+        }
+        files[f"{folder}/Policy.{policy_id}"] = json.dumps(policy).encode()
+        files[f"API/API.{api_id}/API.{api_id}"] = json.dumps(wrap_api(doc) if wrap_api else doc, indent=2).encode()
+        assets += [f"Policy.{policy_id}", f"API.{api_id}"]
+    if manifest:
+        body = "".join(f'<asset name="{a}" displayName="{a}" isDeployable="true"><implementation.generic type="{a.split(".")[0]}"/></asset>' for a in assets)
+        files["APIGatewayAssets.acdl"] = f'<?xml version="1.0" encoding="UTF-8"?><asset_composite xmlns="http://namespaces.softwareag.com/acdl/1.0" name="APIGatewayAssets">{body}</asset_composite>'.encode()
+    files["ExportReport.json"] = json.dumps([{"assetType": "API", "assetObject": {"name": "x", "id": "api-0", "status": "Success", "explanation": "OK"}}]).encode()
+    files.update(extra or {})
+    return zip_of(files)
+
+
+def zip_of(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, data in files.items():
+            out.writestr(name, data)
+    return buffer.getvalue()
