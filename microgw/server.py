@@ -125,8 +125,8 @@ class Gateway:
 
     async def start(self) -> None:
         self.loaded = await self._prepare()
-        for note in self.loaded.warnings:
-            log.info("%s", note)
+        for warning in self.loaded.warnings:  # configuration warnings and what downloads replaced
+            log.warning("%s", warning)
         settings = self.loaded.settings
         runtime = await asyncio.to_thread(build_runtime, settings)
         https_context = None
@@ -311,8 +311,6 @@ async def serve(gateway: Gateway) -> int:
 
 def run(loaded: Loaded, **kwargs: Any) -> int:
     configure(loaded.settings.log_level)
-    for warning in loaded.warnings:
-        log.warning("%s", warning)
     try:  # uvloop, when installed, roughly doubles what one process serves
         import uvloop
 
