@@ -41,16 +41,27 @@ async def check_admin(request: web.Request, gateway: "Gateway") -> None:
         raise invalid_credentials("Invalid admin credentials")
 
 
+def guard(gateway: "Gateway", handler, *, needs_admin: str | None = None):
+    """Wrap an admin handler: Basic auth of the admin user when configured, errors as JSON.
+
+    ``needs_admin`` refuses (403, that message) when no admin user is configured at all.
+    """
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            if needs_admin and gateway.runtime.settings.admin is None:
+                raise GatewayError(403, "admin_required", needs_admin)
+            await check_admin(request, gateway)
+            return await handler(request)
+        except GatewayError as error:
+            return error_response(error, realm="microgw-admin")
+
+    return wrapped
+
+
 def routes(gateway: "Gateway") -> list[web.RouteDef]:
     def guarded(handler):
-        async def wrapped(request: web.Request) -> web.StreamResponse:
-            try:
-                await check_admin(request, gateway)
-                return await handler(request)
-            except GatewayError as error:
-                return error_response(error, realm="microgw-admin")
-
-        return wrapped
+        return guard(gateway, handler)
 
     async def status(request: web.Request) -> web.Response:
         runtime = gateway.runtime
@@ -104,8 +115,6 @@ def routes(gateway: "Gateway") -> list[web.RouteDef]:
         return json_response(body, status=200 if is_ready else 503)
 
     async def reload(request: web.Request) -> web.Response:
-        if gateway.runtime.settings.admin is None:
-            raise GatewayError(403, "admin_required", "Reloading over HTTP needs admin credentials (admin.user, admin.password); SIGHUP works without")
         if await gateway.reload():
             return json_response({"reloaded": True, "apis": len(gateway.runtime.routes)})
         raise GatewayError(422, "reload_refused", "The configuration was refused; the current settings stay (see the log)")
@@ -115,7 +124,10 @@ def routes(gateway: "Gateway") -> list[web.RouteDef]:
         web.get(f"{PREFIX}/assets", guarded(assets)),
         web.get(f"{PREFIX}/settings", guarded(settings)),
         web.get(f"{PREFIX}/metrics", guarded(metrics)),
-        web.post(f"{PREFIX}/reload", guarded(reload)),
+        web.post(
+            f"{PREFIX}/reload",
+            guard(gateway, reload, needs_admin="Reloading over HTTP needs admin credentials (admin.user, admin.password); SIGHUP works without"),
+        ),
         web.get(f"{PREFIX}/health", health),
         web.get(f"{PREFIX}/ready", ready),
     ]

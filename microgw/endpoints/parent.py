@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from microgw.config.loader import expand_aliases
-from microgw.endpoints.admin import check_admin
-from microgw.errors import GatewayError, bad_request
-from microgw.responses import error_response, json_response
+from microgw.endpoints.admin import guard
+from microgw.errors import bad_request
+from microgw.responses import json_response
 from microgw.sync import vendor
 
 if TYPE_CHECKING:
@@ -29,16 +29,7 @@ def _base_url(request: web.Request) -> str:
 
 def routes(gateway: "Gateway") -> list[web.RouteDef]:
     def guarded(handler):
-        async def wrapped(request: web.Request) -> web.StreamResponse:
-            try:
-                if gateway.runtime.settings.admin is None:
-                    raise GatewayError(403, "parent_disabled", "Serving settings to child gateways needs admin credentials (admin.user, admin.password)")
-                await check_admin(request, gateway)
-                return await handler(request)
-            except GatewayError as error:
-                return error_response(error, realm="microgw-admin")
-
-        return wrapped
+        return guard(gateway, handler, needs_admin="Serving settings to child gateways needs admin credentials (admin.user, admin.password)")
 
     def raw():
         return gateway.runtime.settings.raw

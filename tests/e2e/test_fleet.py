@@ -4,8 +4,6 @@ the parent going away, refused downloads, SIGHUP reloads, and the vendor's archi
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import shutil
 import signal
 import time

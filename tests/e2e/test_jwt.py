@@ -24,14 +24,6 @@ def config(idp: IdentityProvider, *apis, **extra) -> dict:
     return {"security_settings": {"auth_servers": [auth_server("idp", idp.issuer, idp.jwks_uri)]}, "apis": list(apis), **extra}
 
 
-async def wait_ready(client, gw, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        async with client.get(f"{gw.http}/rest/microgateway/ready") as resp:
-            if resp.status == 200:
-                return
-        await asyncio.sleep(0.05)
-    raise AssertionError("gateway never became ready")
 
 
 def bearer(token: str) -> dict:
@@ -40,7 +32,7 @@ def bearer(token: str) -> dict:
 
 async def test_valid_token_passes_and_is_stripped(gateway, client, idp, upstream):
     gw = await gateway(config(idp, protected(upstream.url)))
-    await wait_ready(client, gw)
+    await gw.wait_ready(client)
     token = idp.token(sub="alice")
     async with client.get(f"{gw.http}/gateway/pets/1.0/dogs", headers=bearer(token)) as resp:
         assert resp.status == 200
@@ -51,7 +43,7 @@ async def test_valid_token_passes_and_is_stripped(gateway, client, idp, upstream
 
 async def test_missing_invalid_and_tampered_tokens(gateway, client, idp, upstream):
     gw = await gateway(config(idp, protected(upstream.url)))
-    await wait_ready(client, gw)
+    await gw.wait_ready(client)
     async with client.get(f"{gw.http}/gateway/pets/1.0/") as resp:
         assert resp.status == 401
         assert resp.headers["WWW-Authenticate"] == 'Bearer realm="microgw"'
@@ -74,7 +66,7 @@ async def test_missing_invalid_and_tampered_tokens(gateway, client, idp, upstrea
 
 async def test_attacks_are_refused(gateway, client, idp, upstream):
     gw = await gateway(config(idp, protected(upstream.url)))
-    await wait_ready(client, gw)
+    await gw.wait_ready(client)
     now = int(time.time())
     claims = {"iss": idp.issuer, "sub": "x", "exp": now + 300}
 
@@ -114,7 +106,7 @@ async def test_token_locations(gateway, client, idp, upstream):
             {**protected(upstream.url, token_from={"header": "X-Token"}), "name": "custom"},
         )
     )
-    await wait_ready(client, gw)
+    await gw.wait_ready(client)
     token = idp.token()
     async with client.get(f"{gw.http}/gateway/cookie/1.0/", headers={"Cookie": f"a=1; session={token}; b=2"}) as resp:
         assert resp.status == 200
@@ -132,7 +124,7 @@ async def test_token_locations(gateway, client, idp, upstream):
 
 async def test_optional_token(gateway, client, idp, upstream):
     gw = await gateway(config(idp, protected(upstream.url, required=False)))
-    await wait_ready(client, gw)
+    await gw.wait_ready(client)
     async with client.get(f"{gw.http}/gateway/pets/1.0/") as resp:
         assert resp.status == 200
     async with client.get(f"{gw.http}/gateway/pets/1.0/", headers=bearer("bad.token.here")) as resp:
@@ -148,7 +140,7 @@ async def test_audience_rules(gateway, client, idp, upstream):
             issuer={"issuer": "microgw-test", "audience": "gateway-audience"},
         )
     )
-    await wait_ready(client, gw)
+    await gw.wait_ready(client)
     port = gw.ports["http"]
     cases = {
         "pets-api": 200,  # the API's own audiences
@@ -174,7 +166,7 @@ async def test_audience_rules(gateway, client, idp, upstream):
 async def test_key_rotation_while_running(gateway, client, idp, upstream):
     server = {**auth_server("idp", idp.issuer, idp.jwks_uri), "jwks": {"refresh_interval": 0.3}}
     gw = await gateway({"security_settings": {"auth_servers": [server]}, "apis": [protected(upstream.url)]})
-    await wait_ready(client, gw)
+    await gw.wait_ready(client)
     idp.add_key("k2", "ES256")
     async with client.get(f"{gw.http}/gateway/pets/1.0/", headers=bearer(idp.token("k2"))) as resp:
         assert resp.status == 200  # unknown kid -> one refetch -> found
@@ -191,7 +183,7 @@ async def test_key_rotation_while_running(gateway, client, idp, upstream):
 
 async def test_unknown_kids_cannot_hammer_the_identity_provider(gateway, client, idp, upstream):
     gw = await gateway(config(idp, protected(upstream.url)))
-    await wait_ready(client, gw)
+    await gw.wait_ready(client)
     before = idp.fetches
     stranger = IdentityProvider(idp.issuer)
     for index in range(20):
@@ -217,7 +209,7 @@ async def test_jwks_down_at_start_then_up(gateway, client, idp, upstream):
     async with client.get(f"{gw.http}/gateway/pets/1.0/", headers=bearer(idp.token())) as resp:
         assert resp.status == 401
     idp.available = True
-    await wait_ready(client, gw)
+    await gw.wait_ready(client)
     async with client.get(f"{gw.http}/gateway/pets/1.0/", headers=bearer(idp.token())) as resp:
         assert resp.status == 200
 

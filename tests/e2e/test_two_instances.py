@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 
 from support import basic_auth
 from support.idp import auth_server
@@ -11,14 +9,6 @@ from support.idp import auth_server
 ISSUER_A = "https://gateway-a.test"
 
 
-async def wait_ready(client, base: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        async with client.get(f"{base}/rest/microgateway/ready") as resp:
-            if resp.status == 200:
-                return
-        await asyncio.sleep(0.05)
-    raise AssertionError("gateway never became ready")
 
 
 async def test_token_from_a_is_accepted_by_b_through_a_jwks(gateway, client):
@@ -37,7 +27,7 @@ async def test_token_from_a_is_accepted_by_b_through_a_jwks(gateway, client):
             "apis": [{"name": "hello", "version": "1.0", "policies": {"jwt": {}}, "mock": {"status": 200, "json": {"from": "b"}}}],
         }
     )
-    await wait_ready(client, b.http)  # B fetched A's JWKS
+    await b.wait_ready(client)  # B fetched A's JWKS
     async with client.get(f"{a.http}/rest/pub/apigateway/jwt/getJsonWebToken", headers=basic_auth("Administrator", "manage")) as resp:
         assert resp.status == 200
         token = (await resp.json())["jwt"]

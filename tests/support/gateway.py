@@ -48,6 +48,16 @@ class GatewayProcess:
             await asyncio.wait_for(self._drain, 5)
         return self.proc.returncode
 
+    async def wait_ready(self, client, timeout: float = 15) -> None:
+        """Wait until the readiness probe says ready (e.g. remote keys fetched)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            async with client.get(f"{self.http}/rest/microgateway/ready") as resp:
+                if resp.status == 200:
+                    return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"gateway never became ready; log:\n{self.log}")
+
     async def wait_for_log(self, pattern: str, timeout: float = 20) -> str:
         """Wait until a log line matches ``pattern`` (a regex); returns the line."""
         regex = re.compile(pattern)
