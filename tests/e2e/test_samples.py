@@ -31,3 +31,19 @@ async def test_proxy_yml_reaches_the_aliased_service(gateway, client, upstream):
     async with client.get(f"{gw.http}/gateway/petstore/1.0/pets/7?x=1") as resp:
         assert resp.status == 200
         assert (await resp.json())["path_qs"] == "/echo/pets/7?x=1"
+
+
+async def test_claim_sets_yml_with_a_token_from_microgw_token(gateway, client):
+    """The sample's comment: mint with `microgw token` and the demo key, then call the API."""
+    from support.gateway import run_microgw
+
+    gw = await gateway(SAMPLES / "claim-sets.yml")
+    mint = ("token", "--key", str(SAMPLES / "keys" / "demo-idp.key"), "--alg", "RS256", "--issuer", "https://idp.example.com")
+    code, token, err = await run_microgw(*mint, "--claim", "sub=Administrator", "--claim", "name=srna")
+    assert code == 0, err
+    async with client.get(f"{gw.http}/gateway/claims/1.0/hello", headers={"Authorization": f"Bearer {token.strip()}"}) as resp:
+        assert resp.status == 200
+        assert (await resp.json())["application"] == "tutorial-app"
+    code, token, err = await run_microgw(*mint, "--claim", "sub=Administrator", "--claim", "name=lnar")
+    async with client.get(f"{gw.http}/gateway/claims/1.0/hello", headers={"Authorization": f"Bearer {token.strip()}"}) as resp:
+        assert resp.status == 403
