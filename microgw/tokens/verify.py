@@ -132,8 +132,8 @@ def _b64(std: bytes) -> bytes:
 def _json_object(data: bytes, what: str) -> dict[str, Any]:
     try:
         value = _json_loads(data)
-    except ValueError:  # JSONDecodeError, UnicodeError, int too long, NaN
-        raise TokenError(f"token {what} is not valid JSON") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeError, int too long, NaN
+        raise TokenError(f"token {what} is {_json_problem(exc)}") from None
     except RecursionError:  # the stdlib engine, far beyond MAX_JSON_DEPTH
         raise TokenError(f"token {what} is nested too deeply") from None
     if type(value) is not dict:
@@ -141,6 +141,12 @@ def _json_object(data: bytes, what: str) -> dict[str, Any]:
     if data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH and _too_deep(value):
         raise TokenError(f"token {what} is nested too deeply")
     return value
+
+
+def _json_problem(exc: ValueError) -> str:
+    """Newer orjson refuses deep nesting itself ("depth limit exceeded"); say so as the stdlib path does."""
+    text = str(exc).lower()
+    return "nested too deeply" if "recursion" in text or "depth" in text else "not valid JSON"
 
 
 def _too_deep(value: Any) -> bool:
@@ -212,8 +218,8 @@ def parse(token: str, max_length: int = DEFAULT_MAX_LENGTH) -> ParsedToken:
         raise TokenError("malformed token") from None
     try:
         claims = _json_loads(payload)
-    except ValueError:
-        raise TokenError("token claims are not valid JSON") from None
+    except ValueError as exc:
+        raise TokenError(f"token claims are {_json_problem(exc)}") from None
     except RecursionError:
         raise TokenError("token claims are nested too deeply") from None
     if type(claims) is not dict:
