@@ -18,6 +18,28 @@ def configure(level: str) -> None:
     root.setLevel(level)
     logging.getLogger("microgw").setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.INFO)
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, RedactBadRequests) for f in server_log.filters):
+        server_log.addFilter(RedactBadRequests())
+
+
+class RedactBadRequests(logging.Filter):
+    """aiohttp logs unparseable requests with their raw bytes — tokens and passwords included.
+
+    Keep one short line naming the kind of error; other errors keep their traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.msg = "refused a malformed request (%s)"
+            record.args = (type(exc).__name__,)
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
 
 
 class AccessLogger(AbstractAccessLogger):
@@ -31,7 +53,7 @@ class AccessLogger(AbstractAccessLogger):
             '%s "%s %s" %s %s %.1fms api=%s app=%s',
             request.remote,
             request.method,
-            request.path,
+            request.rel_url.raw_path,  # percent-encoded as sent: a %0a cannot forge a log line
             response.status,
             response.body_length,
             time * 1000,

@@ -53,19 +53,28 @@ def _copy_response_headers(upstream: aiohttp.ClientResponse, response: web.Strea
             response.headers.add(name, value)
 
 
+# Set by the gateway, or meaningful to some native services as routing overrides: never passed on.
+_GATEWAY_SET = frozenset({"x-forwarded-proto", "x-forwarded-host", "forwarded", "x-real-ip", "x-original-url", "x-rewrite-url"})
+
+
 def upstream_headers(ctx: RequestContext) -> CIMultiDict:
-    """The client's headers minus hop-by-hop and removed ones, plus forwarding and added headers."""
+    """The client's headers minus hop-by-hop and removed ones, plus forwarding and added headers.
+
+    Header names with ``_`` are dropped (as nginx does): CGI-style servers read ``X_User`` and
+    ``X-User`` as the same variable, which would let a client forge an identity header.
+    """
     request = ctx.request
     incoming = request.headers
-    skip = HOP_BY_HOP | ctx.remove_headers | {"x-forwarded-proto", "x-forwarded-host", "forwarded"}
+    skip = HOP_BY_HOP | ctx.remove_headers | _GATEWAY_SET
     if "connection" in incoming:
         skip = skip | _connection_listed(incoming)
     out = CIMultiDict()
     for name, value in incoming.items():
-        if name.lower() not in skip:
+        if name.lower() not in skip and "_" not in name:
             out.add(name, value)
     prior = incoming.get("X-Forwarded-For")
     out["X-Forwarded-For"] = f"{prior}, {ctx.client_ip}" if prior else ctx.client_ip
+    out["X-Real-IP"] = ctx.client_ip
     out["X-Forwarded-Proto"] = ctx.protocol
     if request.host:
         out["X-Forwarded-Host"] = request.host
@@ -106,7 +115,8 @@ class Forwarder:
         data = None
         if request.body_exists:
             data = _stream_body(request.content, self.max_body_size)
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=api.connect_timeout, sock_read=api.read_timeout)
+        # connect covers waiting for a free pooled connection too, so one slow API cannot stall others
+        timeout = aiohttp.ClientTimeout(total=None, connect=api.connect_timeout, sock_connect=api.connect_timeout, sock_read=api.read_timeout)
         try:
             upstream = await self.session.request(
                 request.method,
@@ -164,8 +174,14 @@ class Forwarder:
                 request.transport.abort()
         return response
 
-    async def _relay_small(self, upstream: aiohttp.ClientResponse) -> web.Response:
+    async def _relay_small(self, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
         """A short answer of known length is read whole: one write to the client instead of three."""
+        if upstream.method == "HEAD":  # no body, but the length the native service declared
+            head = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+            _copy_response_headers(upstream, head)
+            if upstream.content_length is not None:
+                head.content_length = upstream.content_length
+            return head
         try:
             body = await upstream.read()
         except asyncio.TimeoutError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+import re
 from urllib.parse import unquote
 
 from microgw.config.model import ApiConfig
@@ -26,12 +27,15 @@ class UpstreamTarget:
     suffix: str
     templated: bool
 
+    query: str = ""  # the endpoint's own query string, kept after the path
+
     @classmethod
     def parse(cls, endpoint: str) -> "UpstreamTarget":
+        endpoint, _, query = endpoint.partition("?")
         if RESOURCE_PLACEHOLDER in endpoint:
             prefix, _, suffix = endpoint.partition(RESOURCE_PLACEHOLDER)
-            return cls(prefix, suffix, True)
-        return cls(endpoint.rstrip("/"), "", False)
+            return cls(prefix, suffix, True, query)
+        return cls(endpoint.rstrip("/"), "", False, query)
 
     def url(self, resource: str | None, query: str) -> str:
         """``resource`` None means the client's path ended at the version (no slash after it)."""
@@ -39,9 +43,8 @@ class UpstreamTarget:
             url = self.prefix + (resource or "") + self.suffix
         else:
             url = self.prefix if resource is None else self.prefix + "/" + resource
-        if query:
-            url += ("&" if "?" in url else "?") + query
-        return url
+        queries = "&".join(q for q in (self.query, query) if q)
+        return url + "?" + queries if queries else url
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,20 +57,29 @@ class Route:
     ssl: Any = None  # ssl.SSLContext | False | None for the native service
 
 
-def split_gateway_path(raw_path: str) -> tuple[str, str, str | None, str]:
-    """``/gateway/a/1.0/x/y?q=1`` -> ("a", "1.0", "x/y", "q=1"); names are percent-decoded.
+def split_gateway_path(path: str, query: str = "") -> tuple[str, str, str | None, str]:
+    """(``/gateway/a/1.0/x/y``, ``q=1``) -> ("a", "1.0", "x/y", "q=1"); names are percent-decoded.
 
     The resource is None when nothing, not even a slash, follows the version, so that a base
-    endpoint is called exactly as ``/gateway/a/1.0`` or ``/gateway/a/1.0/`` asked.
+    endpoint is called exactly as ``/gateway/a/1.0`` or ``/gateway/a/1.0/`` asked. A resource that
+    could climb out of the endpoint's path is refused: after decoding, no segment (split at ``/``
+    or ``\``, ignoring ``;params``) may be ``.`` or ``..`` — so ``..%2f``, ``%2e%2e``, ``..%5c`` and
+    ``..;`` are caught whatever the native service decodes.
     """
-    path, _, query = raw_path.partition("?")
     rest = path[len(GATEWAY_PREFIX):]
     name, sep, rest = rest.partition("/")
     version, slash, resource_text = rest.partition("/")
     if not name or not sep or not version:
         raise not_found("The path must be /gateway/<apiName>/<apiVersion>/<resource>")
     resource = resource_text if slash else None
-    for segment in resource_text.split("/"):
-        if segment and unquote(segment) in (".", ".."):
-            raise bad_request("The resource path may not contain '.' or '..' segments", "invalid_path")
+    if ("." in resource_text or "%" in resource_text) and _climbs(resource_text):
+        raise bad_request("The resource path may not contain '.' or '..' segments", "invalid_path")
     return unquote(name), unquote(version), resource, query
+
+
+_SEPARATORS = re.compile(r"[/\\]")
+
+
+def _climbs(resource: str) -> bool:
+    decoded = unquote(unquote(resource))  # double-encoded %252e too
+    return any(part.split(";", 1)[0] in (".", "..") for part in _SEPARATORS.split(decoded))

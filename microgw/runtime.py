@@ -44,6 +44,7 @@ class Services:
     keyring: KeyringRef | None = None
     issuer: TokenIssuer | None = None
     users: UserDirectory = field(default_factory=lambda: UserDirectory({}))  # gateway users, async checks
+    admin_users: UserDirectory = field(default_factory=lambda: UserDirectory({}))  # the admin user alone
     applications: ApplicationIndex | None = None
     reverse_dns: Any = None
 
@@ -141,6 +142,7 @@ def _security_services(settings: Settings, client_ssl: ssl.SSLContext, previous:
         keyring=keyring,
         issuer=issuer,
         users=UserDirectory({u.name: u.password for u in settings.users}, warn_plain=False),  # the loader warns
+        admin_users=UserDirectory({settings.admin.user: settings.admin.password} if settings.admin else {}, warn_plain=False),
         applications=applications,
         reverse_dns=ReverseDns(),
     )

@@ -7,7 +7,6 @@ arrived on. The request path reads the current runtime once and never reaches ba
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import signal
 import time
@@ -18,7 +17,7 @@ from aiohttp import web
 
 from microgw import mock
 from microgw.config.errors import ConfigError
-from microgw.config.loader import HASHED_PREFIXES, Loaded, load_settings
+from microgw.config.loader import Loaded, load_settings
 from microgw.endpoints import admin
 from microgw.errors import GatewayError, not_found
 from microgw.keys.tls import TlsConfigError, client_context, server_context
@@ -61,6 +60,7 @@ class Gateway:
         self._archives: list[tuple[str, dict]] = []  # APIs from the vendor's archives (-a)
         self._downloaded: dict | None = None  # the settings last accepted from the parent
         self.sync: Any = None  # sync.poller.ParentSync when a parent gateway is configured
+        self._retiring: dict[asyncio.Task, Runtime] = {}  # replaced runtimes waiting to be closed
 
     @property
     def runtime(self) -> Runtime:
@@ -151,8 +151,8 @@ class Gateway:
         app.on_response_prepare.append(_server_header)
         app.add_routes(admin.routes(self))
         app.add_routes(self.extra_routes())
-        app.router.add_route(ALL_METHODS, GATEWAY_PREFIX + "{tail:.*}", self.handle_gateway)
-        app.router.add_route(ALL_METHODS, "/{tail:.*}", self.handle_unknown)
+        app.router.add_route(ALL_METHODS, GATEWAY_PREFIX + "{tail:[\\s\\S]*}", self.handle_gateway)
+        app.router.add_route(ALL_METHODS, "/{tail:[\\s\\S]*}", self.handle_unknown)
         self._runner = web.AppRunner(
             app,
             handle_signals=False,
@@ -179,6 +179,15 @@ class Gateway:
         if self.sync is not None:
             self.sync.start_polling()
 
+    def _retire_later(self, previous: Runtime, successor: Runtime, delay: float) -> None:
+        async def retire() -> None:
+            await asyncio.sleep(delay)
+            await previous.close(successor)
+
+        task = asyncio.ensure_future(retire())
+        self._retiring[task] = previous
+        task.add_done_callback(lambda done: self._retiring.pop(done, None))
+
     async def stop(self) -> None:
         """Stop listening, let in-flight requests finish (bounded by shutdown_grace), then close."""
         if self.sync is not None:
@@ -189,6 +198,9 @@ class Gateway:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        for task, previous in list(self._retiring.items()):  # nothing runs on replaced runtimes any more
+            task.cancel()
+            await previous.close(self._runtime)
         if self._runtime is not None:
             await self._runtime.close()
 
@@ -216,11 +228,10 @@ class Gateway:
         await runtime.start(previous)
         self._runtime, self.loaded = runtime, loaded
         log.info("settings applied: %d APIs", len(runtime.routes))
+        self.forwarder.max_body_size = loaded.settings.server.max_body_size  # type: ignore[union-attr]
         if previous is not None:
             # requests still running on the previous runtime keep its parts until they finish
-            asyncio.get_running_loop().call_later(
-                max(old.shutdown_grace, 1.0), lambda: asyncio.ensure_future(previous.close(runtime))
-            )
+            self._retire_later(previous, runtime, max(old.shutdown_grace, 1.0))
         return True
 
     # --- request path ------------------------------------------------------------------------
@@ -229,7 +240,8 @@ class Gateway:
         runtime = self.runtime
         route = None
         try:
-            name, version, resource, query = split_gateway_path(request.raw_path)
+            url = request.rel_url  # the origin form, also for absolute-form request targets (RFC 9112 §3.2.2)
+            name, version, resource, query = split_gateway_path(url.raw_path, url.raw_query_string)
             route = runtime.routes.get((name, version))
             if route is None:
                 raise not_found("No API matches this path")
@@ -268,14 +280,6 @@ class Gateway:
 
     def runtime_assets(self) -> dict[str, Any]:
         return {}
-
-    async def verify_secret(self, presented: str, stored: str) -> bool:
-        """Check a password against a stored hash or a plain (decoded ``{encoded}``) value."""
-        if stored.startswith(HASHED_PREFIXES):
-            from microgw.keys.passwords import verify_password_async
-
-            return await verify_password_async(presented, stored)
-        return hmac.compare_digest(presented.encode(), stored.encode())
 
 
 async def _server_header(request: web.Request, response: web.StreamResponse) -> None:

@@ -275,6 +275,7 @@ class _Builder:
             idle_timeout=float(srv.get("idle_timeout", defaults.idle_timeout)),
             shutdown_grace=float(srv.get("shutdown_grace", defaults.shutdown_grace)),
             upstream_connections=srv.get("upstream_connections", defaults.upstream_connections),
+            public_urls=tuple(_origin(url) for url in srv.get("public_urls", ())),
         )
 
     def store(self, data: dict | None) -> StoreConfig | None:
@@ -335,6 +336,11 @@ def expand_aliases(text: str, aliases: dict) -> str:
     ``${sys:...}`` placeholders are left for the request path; an unknown name raises KeyError.
     """
     return _ALIAS.sub(lambda m: str(aliases[m.group(1)]["value"]), text)
+
+
+def _origin(url: str) -> str:
+    scheme, _, rest = url.rstrip("/").partition("://")
+    return f"{scheme.lower()}://{rest.lower()}"
 
 
 def _version_text(version: Any) -> str:

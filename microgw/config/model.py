@@ -32,6 +32,7 @@ class ServerConfig:
     idle_timeout: float = 75.0
     shutdown_grace: float = 10.0
     upstream_connections: int = 256
+    public_urls: tuple[str, ...] = ()  # normalised scheme://host[:port], for the request-URI audience rule
 
 
 @dataclass(frozen=True, slots=True)

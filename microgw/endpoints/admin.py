@@ -6,7 +6,6 @@ the probes ``/rest/microgateway/health`` (liveness) and ``/rest/microgateway/rea
 
 from __future__ import annotations
 
-import hmac
 import time
 from typing import TYPE_CHECKING
 
@@ -35,9 +34,9 @@ async def check_admin(request: web.Request, gateway: "Gateway") -> None:
     if credentials is None:
         raise GatewayError(401, "missing_credentials", "Admin credentials required", challenge="Basic")
     user, password = credentials
-    user_ok = hmac.compare_digest(user.encode(), admin.user.encode())
-    password_ok = await gateway.verify_secret(password, admin.password)
-    if not (user_ok and password_ok):
+    # The admin directory bounds concurrent scrypt checks (a flood gets 503, never a stalled
+    # thread pool) and spends the same time on unknown names.
+    if not await gateway.runtime.services.admin_users.verify(user, password):
         raise invalid_credentials("Invalid admin credentials")
 
 

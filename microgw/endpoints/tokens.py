@@ -167,17 +167,9 @@ async def _apps_of_token(services: "Services", index: Any, token: str) -> tuple:
     if services.validator is None:
         raise GatewayError(401, "invalid_token", "No auth server is configured to validate tokens", challenge="Bearer", bearer_error="invalid_token")
     verified = await services.validator.validate(token)  # TokenError (401) when not valid
-    if index is None:
-        return ()
-    found = _as_tuple(index.by_claims(verified.claims))
-    source = verified.key_source or ""
-    from microgw.policies.identify import HMAC_SOURCE_PREFIX
+    from microgw.policies.identify import applications_of_token
 
-    if source.startswith(HMAC_SOURCE_PREFIX):
-        owner = index.by_id(source[len(HMAC_SOURCE_PREFIX):])
-        if owner is not None and owner not in found:
-            found = (*found, owner)
-    return found
+    return applications_of_token(verified, index)
 
 
 def _as_tuple(found: Any) -> tuple:

@@ -32,15 +32,41 @@ from microgw.config.model import ApiConfig
 from microgw.config.policies import IdentificationRule, IdentifyPolicyConfig, parse_identify
 from microgw.config.security import JwtPolicyConfig
 from microgw.credentials import parse_basic
-from microgw.errors import GatewayError, invalid_credentials, missing_credentials
+from microgw.errors import GatewayError, TokenError, invalid_credentials, missing_credentials
 from microgw.policies.context import RequestContext
-from microgw.policies.jwt import AudienceCheck, JwtAuthenticate
+from microgw.policies.jwt import HMAC_SOURCE_PREFIX, AudienceCheck, JwtAuthenticate
 from microgw.policies.pipeline import register
+from microgw.tokens.claims import audience_values
 
 log = logging.getLogger("microgw.identify")
 
 UNAUTHORIZED_APP = "Unauthorized application request"
-HMAC_SOURCE_PREFIX = "application:"
+
+
+def hmac_owner(verified: Any, apps: Any):
+    """The application whose JWT_HSA secret verified this token, or None for any other key.
+
+    Such a token identifies exactly its owner — never whoever its claims would match, since the
+    owner chose them — and only when its ``aud`` names one of the owner's strategy audiences.
+    """
+    source = verified.key_source or ""
+    if not source.startswith(HMAC_SOURCE_PREFIX):
+        return None
+    owner = apps.by_id(source[len(HMAC_SOURCE_PREFIX):]) if apps is not None else None
+    if owner is None:
+        raise TokenError("the application that owns this key is unknown")
+    accepted = frozenset().union(*(strategy.audiences for strategy in owner.strategies))
+    if not any(value in accepted for value in audience_values(verified.claims)):
+        raise GatewayError(403, "audience_not_allowed", "A token signed with an application's secret must name one of its strategy audiences")
+    return owner
+
+
+def applications_of_token(verified: Any, apps: Any) -> tuple:
+    """What a validated token identifies: the secret's owner, else the applications its claims match."""
+    owner = hmac_owner(verified, apps)
+    if owner is not None:
+        return (owner,)
+    return tuple(apps.by_claims(verified.claims)) if apps is not None else ()
 
 
 def unauthorized_app(detail: str) -> GatewayError:
@@ -49,7 +75,11 @@ def unauthorized_app(detail: str) -> GatewayError:
 
 
 class ReverseDns:
-    """Client address -> host name, asynchronously, cached (bounded, 5 minutes), 1 s timeout."""
+    """Client address -> host name, asynchronously, cached (bounded, 5 minutes), 1 s timeout.
+
+    The name counts only when it resolves back to the same address (forward-confirmed), since
+    whoever controls the reverse zone of an address can otherwise claim any name.
+    """
 
     def __init__(self, size: int = 4096, ttl: float = 300.0) -> None:
         self._cache: OrderedDict[str, tuple[str | None, float]] = OrderedDict()
@@ -61,10 +91,12 @@ class ReverseDns:
         hit = self._cache.get(address)
         if hit and hit[1] > now:
             return hit[0]
+        loop = asyncio.get_running_loop()
         try:
-            host, _ = await asyncio.wait_for(
-                asyncio.get_running_loop().getnameinfo((address, 0), socket.NI_NAMEREQD), timeout=1.0
-            )
+            host, _ = await asyncio.wait_for(loop.getnameinfo((address, 0), socket.NI_NAMEREQD), timeout=1.0)
+            forward = await asyncio.wait_for(loop.getaddrinfo(host, None), timeout=1.0)
+            if address not in {info[4][0] for info in forward}:
+                host = None
         except (OSError, asyncio.TimeoutError, ValueError):
             host = None
         self._cache[address] = (host, now + self._ttl)
@@ -96,6 +128,8 @@ class IdentifyStage:
                 results.append((rule, found))
         if not results:
             default = self._default()
+            if default is not None and default.suspended:
+                raise unauthorized_app("the application is suspended")
             if default is not None:
                 ctx.application = default
                 ctx.identified_by = "default"
@@ -150,12 +184,7 @@ class IdentifyStage:
             verified = ctx.jwt
             if verified is None:
                 return None
-            found = apps.by_claims(verified.claims) if apps else ()
-            if verified.key_source.startswith(HMAC_SOURCE_PREFIX) and apps:
-                owner = apps.by_id(verified.key_source[len(HMAC_SOURCE_PREFIX):])
-                if owner is not None and owner not in found:
-                    found = (*found, owner)
-            return found
+            return applications_of_token(verified, apps)
         if kind == "apiKey":
             key = ctx.request.headers.get(self.api_key_header)
             if key is None:
@@ -199,5 +228,6 @@ def build(api: ApiConfig, raw: Any, services: Any) -> list[tuple[str, Any]]:
         implicit = JwtPolicyConfig(required=False)
         issuer = services.settings.issuer
         own = frozenset(issuer.audience) if issuer else frozenset()
-        stages += [("authenticate", JwtAuthenticate(implicit, services.validator)), ("authorize", AudienceCheck(implicit, own))]
+        public = services.settings.server.public_urls
+        stages += [("authenticate", JwtAuthenticate(implicit, services.validator)), ("authorize", AudienceCheck(implicit, own, public))]
     return stages

@@ -5,7 +5,7 @@ an ``aud`` value is accepted when it is
 
 1. one of the audiences of this gateway's own issuer (``issuer.audience``),
 2. one of the API's extra ``audiences``,
-3. the request URI of the API — see :func:`request_uri_forms`,
+3. the request URI of the API under one of ``server.public_urls`` — see :func:`request_uri_forms`,
 4. the id of the identified application, or
 5. an audience of that application's ``JWT_HSA`` strategies.
 
@@ -26,22 +26,25 @@ from microgw.policies.context import RequestContext
 from microgw.policies.pipeline import register
 from microgw.tokens.claims import audience_values
 
+HMAC_SOURCE_PREFIX = "application:"  # key sources of applications' JWT_HSA secrets
 
-def request_uri_forms(ctx: RequestContext) -> set[str]:
+
+def request_uri_forms(ctx: RequestContext, bases: tuple[str, ...]) -> set[str]:
     """The strings an ``aud`` value is compared with, for rule 3 (after removing one trailing slash).
 
-    With ``Host: gw.example.com:4485`` and a request to ``/gateway/pets/1.0/dogs?x=1`` over HTTPS:
-    ``https://gw.example.com:4485/gateway/pets/1.0`` (the API's URL) and
-    ``https://gw.example.com:4485/gateway/pets/1.0/dogs`` (the request URL without its query).
-    Scheme and host are compared case-insensitively (they are lower-cased on both sides); the path
-    exactly, in the percent-encoded form the client sent.
+    For each configured public URL (``server.public_urls``, e.g. ``https://gw.example.com``) and a
+    request to ``/gateway/pets/1.0/dogs?x=1``: ``https://gw.example.com/gateway/pets/1.0`` (the API's
+    URL) and ``https://gw.example.com/gateway/pets/1.0/dogs`` (the request URL without its query).
+    Scheme and host compare case-insensitively, the path exactly as the client sent it. The
+    ``Host`` header is never used: a client could name any host in it.
     """
     api = ctx.route.api
-    host = (ctx.request.host or "").lower()
-    base = f"{ctx.protocol}://{host}/gateway/{api.name}/{api.version}"
-    forms = {base}
-    if ctx.resource:
-        forms.add(f"{base}/{ctx.resource}".rstrip("/"))
+    forms = set()
+    for base in bases:
+        url = f"{base}/gateway/{api.name}/{api.version}"
+        forms.add(url)
+        if ctx.resource:
+            forms.add(f"{url}/{ctx.resource}".rstrip("/"))
     return forms
 
 
@@ -141,16 +144,24 @@ class JwtAuthenticate:
 class AudienceCheck:
     """Authorize stage: the token's audience must name this gateway, this API or the application."""
 
-    __slots__ = ("require", "static")
+    __slots__ = ("require", "static", "bases")
 
-    def __init__(self, config: JwtPolicyConfig, own_audiences: frozenset[str]) -> None:
+    def __init__(self, config: JwtPolicyConfig, own_audiences: frozenset[str], public_urls: tuple[str, ...] = ()) -> None:
         self.require = config.require_audience
         self.static = own_audiences | config.audiences
+        self.bases = public_urls
 
     async def apply(self, ctx: RequestContext) -> None:
         verified = ctx.jwt
         if verified is None:
             return
+        if verified.key_source.startswith(HMAC_SOURCE_PREFIX):
+            # An application signed this with its own secret: it proves who the caller is and
+            # nothing else, so it is only good where that application was identified by it.
+            app = ctx.application
+            if app is None or f"{HMAC_SOURCE_PREFIX}{app.id}" != verified.key_source:
+                raise TokenError("a token signed with an application's secret is only accepted where applications are identified by JWT")
+            return  # its audience was checked against the application's strategies when identified
         values = audience_values(verified.claims)
         if not values:
             if self.require:
@@ -158,9 +169,10 @@ class AudienceCheck:
             return
         if any(value in self.static for value in values):
             return
-        forms = request_uri_forms(ctx)
-        if any(_normalise_uri(value) in forms for value in values):
-            return
+        if self.bases:
+            forms = request_uri_forms(ctx, self.bases)
+            if any(_normalise_uri(value) in forms for value in values):
+                return
         app = ctx.application
         if app is not None:
             if app.id in values:
@@ -176,4 +188,5 @@ def build(api: ApiConfig, raw: Any, services: Any) -> list[tuple[str, Any]]:
     config = parse_jwt_policy(raw)
     issuer = services.settings.issuer
     own = frozenset(issuer.audience) if issuer else frozenset()
-    return [("authenticate", JwtAuthenticate(config, services.validator)), ("authorize", AudienceCheck(config, own))]
+    public = services.settings.server.public_urls
+    return [("authenticate", JwtAuthenticate(config, services.validator)), ("authorize", AudienceCheck(config, own, public))]

@@ -7,7 +7,9 @@ more headers, and add identity headers. Header values are rendered predictably:
 
 * a string claim as it is when it is printable ASCII, otherwise as a JSON string (``"\\u00e9"``);
 * numbers, booleans and null as JSON (``42``, ``true``, ``null``);
-* a list as its items rendered by these rules and joined with ``,`` (``admin,ops``);
+* a list as its items rendered by these rules and joined with ``,`` (``admin,ops``) — unless an item
+  is empty or holds ``,``, ``"`` or edge spaces, when the whole list is compact JSON instead, so a
+  value can never pose as two;
 * an object as compact JSON with ASCII escapes;
 * a missing claim sends no header.
 """
@@ -46,7 +48,10 @@ def render(value: Any) -> str:
     if isinstance(value, str):
         return value if _printable(value) else json.dumps(value)
     if isinstance(value, list):
-        return ",".join(render(item) for item in value)
+        items = [render(item) for item in value]
+        if any(not item or "," in item or '"' in item or item != item.strip() for item in items):
+            return json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+        return ",".join(items)
     return json.dumps(value, separators=(",", ":"), ensure_ascii=True, sort_keys=isinstance(value, dict))
 
 

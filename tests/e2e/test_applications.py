@@ -225,3 +225,48 @@ async def test_outbound_incoming_jwt_and_identity_headers(gateway, client, upstr
     assert "x-internal" not in seen and "x-missing" not in seen
     async with client.get(f"{gw.http}/gateway/plain/1.0/", headers=bearer(token)) as resp:
         assert "authorization" not in (await resp.json())["headers"]  # stripped by default
+
+
+async def test_an_application_secret_cannot_impersonate(gateway, client, upstream):
+    """A JWT_HSA secret proves its owner and nothing else: not another application, not a user."""
+    secret = b"mallory-has-her-own-secret-32-bytes-long!"
+    apps = [
+        {"id": "payroll", "name": "Payroll", "claim_sets": [{"sub": "payroll-svc"}], "apis": ["pay"]},
+        {
+            "id": "mallory",
+            "name": "Mallory",
+            "apis": ["other"],
+            "strategies": [{"type": "JWT_HSA", "secret": base64.b64encode(secret).decode(), "audience": "mallory-aud"}],
+        },
+    ]
+    gw = await gateway(
+        {
+            "issuer": {"issuer": "microgw-test", "audience": "gw-aud"},
+            "applications": apps,
+            "apis": [
+                api("pay", upstream.url, jwt={}, identify={"rules": ["jwtClaims"], "lookup": "strict"}),
+                api("plain", upstream.url, jwt={}),
+                api("other", upstream.url, jwt={}, identify={"rules": ["jwtClaims"], "lookup": "strict"}),
+            ],
+        }
+    )
+    now = int(time.time())
+
+    def forged(**claims) -> dict:
+        token = pyjwt.encode({"iss": "microgw-test", "exp": now + 60, **claims}, secret, algorithm="HS256")
+        return bearer(token)
+
+    # claims of another application, signed with Mallory's secret: identifies Mallory, not Payroll
+    async with client.get(f"{gw.http}/gateway/pay/1.0/", headers=forged(sub="payroll-svc", aud="mallory-aud")) as resp:
+        assert resp.status == 403
+    # a "gateway-issued" token for any user: refused where no application is identified
+    async with client.get(f"{gw.http}/gateway/plain/1.0/", headers=forged(sub="Administrator", aud="gw-aud")) as resp:
+        assert resp.status == 401
+    # the owner's own API needs the strategy's audience
+    async with client.get(f"{gw.http}/gateway/other/1.0/", headers=forged(sub="m")) as resp:
+        assert resp.status == 403
+    async with client.get(f"{gw.http}/gateway/other/1.0/", headers=forged(sub="m", aud="mallory-aud")) as resp:
+        assert resp.status == 200
+    await gw.wait_for_log(r"/gateway/other/1.0/\" 200 .* app=mallory")
+    assert upstream.received and all(r["path_qs"].startswith("/echo") for r in upstream.received)
+    assert len(upstream.received) == 1

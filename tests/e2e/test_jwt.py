@@ -138,6 +138,7 @@ async def test_audience_rules(gateway, client, idp, upstream):
             protected(upstream.url, audiences=["pets-api"]),
             {**protected(upstream.url, require_audience=True), "name": "strict"},
             issuer={"issuer": "microgw-test", "audience": "gateway-audience"},
+            server={"public_urls": ["https://API.example.com/"]},
         )
     )
     await gw.wait_ready(client)
@@ -145,9 +146,10 @@ async def test_audience_rules(gateway, client, idp, upstream):
     cases = {
         "pets-api": 200,  # the API's own audiences
         "gateway-audience": 200,  # the gateway issuer's audience
-        f"http://127.0.0.1:{port}/gateway/pets/1.0": 200,  # the API's URL
-        f"HTTP://127.0.0.1:{port}/gateway/pets/1.0/dogs/": 200,  # the request URL, scheme/host any case
-        f"http://127.0.0.1:{port}/gateway/cats/1.0": 403,
+        "https://api.example.com/gateway/pets/1.0": 200,  # the API's URL under a public URL
+        "HTTPS://api.EXAMPLE.com/gateway/pets/1.0/dogs/": 200,  # the request URL, scheme/host any case
+        "https://api.example.com/gateway/cats/1.0": 403,
+        f"http://127.0.0.1:{port}/gateway/pets/1.0": 403,  # the Host the client sent is not a public URL
         "someone-else": 403,
     }
     for audience, status in cases.items():
@@ -155,6 +157,9 @@ async def test_audience_rules(gateway, client, idp, upstream):
             assert resp.status == status, audience
             if status == 403:
                 assert (await resp.json())["code"] == "audience_not_allowed"
+    forged_host = {**bearer(idp.token(aud="http://other-tenant.example/gateway/pets/1.0")), "Host": "other-tenant.example"}
+    async with client.get(f"{gw.http}/gateway/pets/1.0/dogs", headers=forged_host) as resp:
+        assert resp.status == 403
     async with client.get(f"{gw.http}/gateway/pets/1.0/", headers=bearer(idp.token(aud=["x", "pets-api"]))) as resp:
         assert resp.status == 200  # any listed value may match
     async with client.get(f"{gw.http}/gateway/pets/1.0/", headers=bearer(idp.token())) as resp:
