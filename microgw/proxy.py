@@ -33,6 +33,9 @@ CHUNK = 64 * 1024
 SMALL_BODY = 64 * 1024  # answers up to this size go out in one write, headers and body together
 
 
+_NO_AUTO_HEADERS = frozenset({"Content-Type", "User-Agent", "Accept", "Accept-Encoding"})  # send the client's only
+
+
 class BodyTooLarge(Exception):
     """The client sent more than max_body_size while streaming."""
 
@@ -115,8 +118,6 @@ class Forwarder:
         data = None
         if request.body_exists:
             data = _stream_body(request.content, self.max_body_size)
-        # connect covers waiting for a free pooled connection too, so one slow API cannot stall others
-        timeout = aiohttp.ClientTimeout(total=None, connect=api.connect_timeout, sock_connect=api.connect_timeout, sock_read=api.read_timeout)
         try:
             upstream = await self.session.request(
                 request.method,
@@ -124,9 +125,9 @@ class Forwarder:
                 headers=headers,
                 data=data,
                 allow_redirects=False,
-                timeout=timeout,
-                ssl=route.ssl if route.ssl is not None else True,
-                skip_auto_headers=("Content-Type", "User-Agent", "Accept", "Accept-Encoding"),
+                timeout=route.timeout,
+                ssl=route.ssl,
+                skip_auto_headers=_NO_AUTO_HEADERS,
                 compress=None,
             )
         except BodyTooLarge:

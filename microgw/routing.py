@@ -54,7 +54,8 @@ class Route:
     api: ApiConfig
     stages: tuple[Any, ...]
     upstream: UpstreamTarget | None
-    ssl: Any = None  # ssl.SSLContext | False | None for the native service
+    ssl: Any = True  # ssl.SSLContext, False (not verified) or True (default verification)
+    timeout: Any = None  # aiohttp.ClientTimeout for the native service, built once
 
 
 def split_gateway_path(path: str, query: str = "") -> tuple[str, str, str | None, str]:

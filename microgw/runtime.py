@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ssl
 import time
+
+import aiohttp
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -166,7 +168,9 @@ def _hmac_sources(applications: ApplicationIndex) -> dict[str, list]:
 def _route(api: ApiConfig, services: Services) -> Route:
     stages = pipeline.build_pipeline(api, services, [("transport", TransportStage(api))])
     upstream = UpstreamTarget.parse(api.endpoint) if api.endpoint else None
-    tls: Any = None
+    tls: Any = True
     if upstream is not None and upstream.prefix.startswith("https:"):
         tls = services.client_ssl if api.tls_verify else False
-    return Route(api=api, stages=stages, upstream=upstream, ssl=tls)
+    # connect covers waiting for a free pooled connection too, so one slow API cannot stall others
+    timeout = aiohttp.ClientTimeout(total=None, connect=api.connect_timeout, sock_connect=api.connect_timeout, sock_read=api.read_timeout)
+    return Route(api=api, stages=stages, upstream=upstream, ssl=tls, timeout=timeout)
