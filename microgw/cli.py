@@ -11,9 +11,10 @@ from microgw.config.errors import ConfigError
 from microgw.config.loader import load_settings
 
 
-def _config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-c", "--config", action="append", default=[], metavar="FILE", required=True,
-                        help="YAML settings file; repeat to layer files (later ones win)")
+def _config_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument("-c", "--config", action="append", default=[], metavar="FILE", required=required,
+                        help="YAML settings file; repeat to layer files (later ones win)"
+                        + ("" if required else "; optional with -gw (everything from the parent)"))
 
 
 def _overrides(args: argparse.Namespace) -> dict:
@@ -62,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     start = commands.add_parser("start", help="run the gateway in the foreground")
-    _config_args(start)
+    _config_args(start, required=False)
     start.add_argument("-p", "--port", type=int, help="HTTP port (overrides ports.http)")
     start.add_argument("--https-port", type=int, help="HTTPS port (overrides ports.https)")
     start.add_argument("--host", help="bind address (overrides server.host)")
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     download = commands.add_parser("downloadSettings", help="download a parent gateway's settings as a YAML file for -c")
     _parent_args(download)
     download.add_argument("-out", "--out", dest="out", metavar="FILE", required=True, help="where to write the YAML ('-': stdout)")
+    download.add_argument("--skip-unsupported-policies", action="store_true", help="download APIs without the policies microgw does not support")
 
     reload = commands.add_parser("reload", help="ask a running gateway to re-read its configuration")
     reload.add_argument("--url", default="http://127.0.0.1:4485", help="the gateway (default http://127.0.0.1:4485)")
@@ -123,7 +125,10 @@ def _kid_args_last(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(_kid_args_last(list(sys.argv[1:] if argv is None else argv)))
+    parser = build_parser()
+    args = parser.parse_args(_kid_args_last(list(sys.argv[1:] if argv is None else argv)))
+    if args.command == "start" and not args.config and not args.gw:
+        parser.error("start needs -c FILE, or -gw URL to take everything from a parent gateway")
     from microgw import tools
 
     if args.command in tools.TOOLS:
@@ -144,8 +149,9 @@ def main(argv: list[str] | None = None) -> int:
 
             archives = load_archive_files(loaded.settings)
             if archives:
-                loaded = load_settings(args.config, overrides=overrides, overlays=archives)
+                loaded = load_settings(args.config, overrides=overrides, overlays=archives, files=loaded.files)
             build_runtime(loaded.settings)
+            _check_https(loaded.settings)
     except ConfigError as exc:
         _print_problems(exc)
         return 2
@@ -157,6 +163,19 @@ def main(argv: list[str] | None = None) -> int:
     from microgw.server import run
 
     return run(loaded, config_paths=args.config, overrides=overrides)
+
+
+def _check_https(settings) -> None:
+    """The HTTPS listener's certificate and key load as ``start`` loads them."""
+    if settings.server.https_port is None or settings.key_store is None:
+        return
+    from microgw.config.errors import ConfigProblem
+    from microgw.keys.tls import TlsConfigError, server_context
+
+    try:
+        server_context(settings.key_store)
+    except TlsConfigError as exc:
+        raise ConfigError([ConfigProblem("configuration", "key_store", str(exc))]) from None
 
 
 def _print_problems(exc: ConfigError) -> None:

@@ -64,7 +64,7 @@ def split_gateway_path(path: str, query: str = "") -> tuple[str, str, str | None
     The resource is None when nothing, not even a slash, follows the version, so that a base
     endpoint is called exactly as ``/gateway/a/1.0`` or ``/gateway/a/1.0/`` asked. A resource that
     could climb out of the endpoint's path is refused: after decoding, no segment (split at ``/``
-    or ``\``, ignoring ``;params``) may be ``.`` or ``..`` — so ``..%2f``, ``%2e%2e``, ``..%5c`` and
+    or a backslash, ignoring ``;params``) may be ``.`` or ``..`` — so ``..%2f``, ``%2e%2e``, ``..%5c`` and
     ``..;`` are caught whatever the native service decodes.
     """
     rest = path[len(GATEWAY_PREFIX):]

@@ -72,21 +72,33 @@ class Gateway:
     # --- settings ----------------------------------------------------------------------------
 
     def _overlays(self, downloaded: dict | None) -> list[tuple[str, dict]]:
+        """Archives, then the parent's settings (the loader applies endpoint_rewrites to both)."""
         overlays = list(self._archives)
         if downloaded is not None and self.sync is not None:
-            from microgw.sync.archive_files import rewrite_endpoints
-
-            rewrites = self.loaded.settings.raw.get("endpoint_rewrites") or {}
-            if rewrites and downloaded.get("apis"):
-                downloaded = {**downloaded, "apis": rewrite_endpoints(downloaded["apis"], rewrites)}
             overlays.append((f"parent gateway {self.sync.client.base}", downloaded))
         return overlays
 
-    def _load(self, downloaded: dict | None) -> Loaded:
-        return load_settings(self.config_paths, environ=self.environ, overrides=self.overrides, overlays=self._overlays(downloaded))
+    def _load(self, downloaded: dict | None, *, reread: bool = False) -> Loaded:
+        """Settings over the YAML read at the last start or reload; only a reload (``reread``) reads
+        the files again, so a half-edited file neither blocks a download nor goes live unasked."""
+        files = None if reread else self.loaded.files
+        return load_settings(
+            self.config_paths, environ=self.environ, overrides=self.overrides, overlays=self._overlays(downloaded), files=files
+        )
 
-    async def _prepare(self) -> Loaded:
-        """Archives and the parent's settings over the YAML; a refused download leaves the YAML."""
+    async def _build(self, downloaded: dict | None, *, reread: bool = False) -> tuple[Loaded, Runtime]:
+        """Load and build a runtime (not started); ConfigError when either refuses."""
+        if downloaded is None and not self._archives and not reread and self._runtime is None:
+            loaded = self.loaded  # as the command line loaded it
+        else:
+            loaded = await asyncio.to_thread(self._load, downloaded, reread=reread)
+        runtime = await asyncio.to_thread(build_runtime, loaded.settings, self._runtime)
+        return loaded, runtime
+
+    async def _prepare(self) -> tuple[Loaded, Runtime]:
+        """The settings to start with, and their runtime: archives and the parent's settings over the
+        YAML. A download refused by the loader or by the runtime build leaves the next candidate: the
+        saved copy of the last good download, then the YAML alone (whose problems stop the start)."""
         from microgw.sync.archive_files import load_archive_files
 
         settings = self.loaded.settings
@@ -94,41 +106,59 @@ class Gateway:
         if settings.parent is not None and settings.parent.download:
             from microgw.sync.poller import ParentSync
 
-            self.sync = ParentSync(self, settings.parent, settings.state_dir, client_context(settings.trust_store))
-            self._downloaded = await self.sync.initial()
-        if not self._archives and self._downloaded is None:
-            return self.loaded
-        try:
-            return await asyncio.to_thread(self._load, self._downloaded)
-        except ConfigError as exc:
-            if self._downloaded is None:
-                raise
-            log.error("the settings from the parent were refused; serving without them:\n%s", exc)
-            self.sync.state = "downloaded settings refused; serving the YAML settings"
-            self._downloaded = None
-            return await asyncio.to_thread(self._load, None)
+            self.sync = sync = ParentSync(self, settings.parent, settings.state_dir, client_context(settings.trust_store))
+            fresh = await sync.initial()
+            if fresh is not None:
+                built = await self._try_download(fresh, "the settings downloaded from the parent")
+                if built is not None:
+                    sync.serving(fresh, "downloaded", fresh=True)
+                    return built
+            why = "downloaded settings refused" if fresh is not None else "parent unreachable"
+            saved = sync.saved()
+            if saved is not None:
+                document, saved_at = saved
+                built = await self._try_download(document, "the saved copy of the parent's settings")
+                if built is not None:
+                    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(saved_at))
+                    sync.serving(document, f"{why}; serving the copy downloaded at {stamp}")
+                    return built
+            sync.serving(None, f"{why} and no usable saved copy; serving the YAML settings alone")
+        return await self._build(None)
 
-    async def apply_download(self, document: dict) -> bool:
-        """Swap in settings newly downloaded from the parent; False (and nothing changes) when invalid."""
+    async def _try_download(self, document: dict, what: str) -> tuple[Loaded, Runtime] | None:
+        try:
+            built = await self._build(document)
+        except ConfigError as exc:
+            log.error("%s were refused:\n%s", what, exc)
+            self.sync.refused(exc)
+            return None
+        except Exception as exc:  # a bug of ours met by what the parent sent: the YAML may still start
+            log.exception("%s could not be loaded", what)
+            self.sync.refused(f"unexpected error ({exc.__class__.__name__})")
+            return None
+        self._downloaded = document
+        return built
+
+    async def apply_download(self, document: dict) -> ConfigError | None:
+        """Swap in settings newly downloaded from the parent; the refusal (and nothing changes) when
+        the loader or the runtime build refuses them."""
         async with self._reload_lock:
             try:
-                loaded = await asyncio.to_thread(self._load, document)
+                loaded, runtime = await self._build(document)
             except ConfigError as exc:
                 log.error("refused the settings downloaded from the parent, keeping the current ones:\n%s", exc)
-                return False
-            if not await self._swap(loaded):
-                return False
+                return exc
+            await self._swap(loaded, runtime)
             self._downloaded = document
-            return True
+            return None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self.loaded = await self._prepare()
+        self.loaded, runtime = await self._prepare()
         for warning in self.loaded.warnings:  # configuration warnings and what downloads replaced
             log.warning("%s", warning)
         settings = self.loaded.settings
-        runtime = await asyncio.to_thread(build_runtime, settings)
         https_context = None
         if settings.server.https_port is not None and settings.key_store is not None:
             try:
@@ -208,19 +238,19 @@ class Gateway:
         """Re-read the configuration files; on any problem keep serving the current runtime."""
         async with self._reload_lock:
             try:
-                loaded = await asyncio.to_thread(self._load, self._downloaded)
+                loaded, runtime = await self._build(self._downloaded, reread=True)
             except ConfigError as exc:
                 log.error("reload refused, keeping the current settings:\n%s", exc)
                 return False
-            return await self._swap(loaded)
+            await self._swap(loaded, runtime)
+            return True
 
-    async def _swap(self, loaded: Loaded) -> bool:
-        """Build a runtime for ``loaded`` and make it current; requests in flight finish on the old one."""
-        try:
-            runtime = await asyncio.to_thread(build_runtime, loaded.settings, self._runtime)
-        except ConfigError as exc:
-            log.error("new settings refused, keeping the current ones:\n%s", exc)
-            return False
+    async def _swap(self, loaded: Loaded, runtime: Runtime) -> None:
+        """Make ``runtime`` (built for ``loaded``) current; requests in flight finish on the old one."""
+        logged = set(self.loaded.warnings)
+        for warning in loaded.warnings:  # new configuration warnings and download replacements
+            if warning not in logged:
+                log.warning("%s", warning)
         old = self.runtime.settings.server
         if loaded.settings.server != old:
             log.warning("listener settings changed; they take effect after a restart")
@@ -232,7 +262,6 @@ class Gateway:
         if previous is not None:
             # requests still running on the previous runtime keep its parts until they finish
             self._retire_later(previous, runtime, max(old.shutdown_grace, 1.0))
-        return True
 
     # --- request path ------------------------------------------------------------------------
 

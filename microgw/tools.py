@@ -125,17 +125,25 @@ def _download_settings(args: argparse.Namespace) -> int:
 
     import yaml
 
+    from microgw.config.secrets import ENCODED, decode_encoded
     from microgw.sync.client import DownloadError, ParentClient, ParentSettings
 
     if not args.gw:
         raise ToolError("name the parent gateway with -gw URL")
-    password = args.gwp if args.gwp is not None else os.environ.get("mcgw_api_gateway_password")
+    password = args.gwp if args.gwp is not None else _environment("mcgw_api_gateway_password")
+    if password is not None and password.startswith(ENCODED):  # as in the YAML and for start -gwp
+        try:
+            password = decode_encoded(password)
+        except ValueError as exc:
+            raise ToolError(f"the password: {exc}") from None
     apis = tuple(a.strip() for a in args.apis.split(",") if a.strip()) if args.apis else None
-    client = ParentClient(ParentSettings(args.gw, args.gwu, password, apis))
     try:
+        client = ParentClient(ParentSettings(args.gw, args.gwu, password, apis, skip_unsupported=args.skip_unsupported_policies))
         document = asyncio.run(client.download())
     except DownloadError as exc:
         raise ToolError(str(exc)) from None
+    for warning in client.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     text = "# Downloaded from " + str(client.base) + " by microgw downloadSettings.\n"
     text += "# It holds API keys and secrets: keep it private.\n"
     text += yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
@@ -148,6 +156,13 @@ def _download_settings(args: argparse.Namespace) -> int:
         counts = {k: len(v) for k, v in document.items() if isinstance(v, list)}
         print(f"wrote {args.out}: {len(document.get('apis', []))} APIs, {counts.get('applications', 0)} applications", file=sys.stderr)
     return 0
+
+
+def _environment(name: str) -> str | None:
+    """An environment variable by name in any letter case (shells and the vendor's docs differ)."""
+    import os
+
+    return next((value for key, value in sorted(os.environ.items()) if key.lower() == name.lower()), None)
 
 
 def _reload(args: argparse.Namespace) -> int:

@@ -1,12 +1,15 @@
 """Turn YAML files, environment and command-line overrides into one validated :class:`Settings`.
 
-Precedence: built-in defaults < files in the order given (later wins) < ``mcgw_*`` environment
-variables < command-line options. Every problem is reported at once, each naming its source, the
-path inside it, the line when known and what was expected; nothing starts on a broken config.
+Precedence: built-in defaults < files in the order given (later wins) < overlays (archives, the
+parent's settings) < ``mcgw_*`` environment variables < command-line options. Every problem is
+reported at once, each naming its source, the path inside it, the line when known and what was
+expected; nothing starts on a broken config.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +31,7 @@ from microgw.config.model import (
 from microgw.config import security as sec
 from microgw.config.ids import api_id
 from microgw.config.secrets import decode_encoded_values
-from microgw.config.sources import Source, combine, command_line_source, env_source, file_sources, origin
+from microgw.config.sources import Source, combine, command_line_source, env_source, file_sources, merge, origin
 
 HASHED_PREFIXES = ("scrypt$", "pbkdf2_sha256$")
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)i?b?\s*$", re.IGNORECASE)
@@ -39,6 +42,11 @@ class Loaded:
     settings: Settings
     warnings: tuple[str, ...]
     sources: tuple[Source, ...]
+
+    @property
+    def files(self) -> list[Source]:
+        """The YAML documents these settings were loaded from, to load again without reading files."""
+        return [source for source in self.sources if source.from_file]
 
 
 def parse_size(value: int | str) -> int:
@@ -56,36 +64,74 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     overrides: dict | None = None,
     overlays: list[tuple[str, dict]] | None = None,
+    files: list[Source] | None = None,
 ) -> Loaded:
     """``overlays`` are (name, document) pairs that win over the files item by item: APIs loaded
-    from archives, then settings downloaded from a parent gateway (as the vendor does)."""
-    files = [Path(p) for p in paths]
-    sources = file_sources(files)
-    for name, document in overlays or ():
-        problems = [ConfigProblem(name, format_path(parts), message) for parts, message in schema.validate(document)]
-        if problems:
-            raise ConfigError(problems)
-        sources.append(Source(name, document, overlay=True))
+    from archives, then settings downloaded from a parent gateway (as the vendor does).
+
+    ``files``: the file sources of an earlier load (:attr:`Loaded.files`), used instead of reading
+    the files again. A running gateway applies downloads over the YAML it was started or last
+    reloaded with: a file someone is still editing neither blocks a download nor goes live unasked.
+    """
+    paths = [Path(p) for p in paths]
+    problems: list[ConfigProblem] = []
+    if files is None:
+        files, problems = file_sources(paths)
     env, warnings = env_source(environ)
-    sources += [s for s in (env, command_line_source(overrides or {})) if s is not None]
+    tail = [s for s in (env, command_line_source(overrides or {})) if s is not None]
+    for source in tail:  # {encoded} values are decoded before validation, as in the files
+        problems += [_problem([source], parts, message) for parts, message in decode_encoded_values(source.document)]
+    overlaid: list[Source] = []
+    if not problems:  # overlays merge over a sound base only
+        overlaid = _overlay_sources(overlays or (), _rewrites([*files, *tail]))
+    sources = [*files, *overlaid, *tail]
     notes: list[str] = []
     merged = combine(sources, notes)
     warnings = [*warnings, *notes]
 
-    problems = [_problem(sources, parts, message) for parts, message in schema.validate(merged)]
+    found_in_files = {(p.path, p.message) for p in problems}
+    for parts, message in schema.validate(merged):
+        if (format_path(parts), message) not in found_in_files:  # a file's own check told already
+            problems.append(_problem(sources, parts, message))
     if problems:
         raise ConfigError(problems)
-    decode_problems = decode_encoded_values(merged)
-    if decode_problems:
-        raise ConfigError([_problem(sources, parts, message) for parts, message in decode_problems])
 
     builder = _Builder(sources)
-    settings = builder.settings(merged, base_dir=str(files[0].resolve().parent) if files else ".")
+    settings = builder.settings(merged, base_dir=str(paths[0].resolve().parent) if paths else ".")
     if builder.problems:
         raise ConfigError(builder.problems)
     warnings += builder.warnings
     warnings += [f"user {u.name!r} has a plain-text password: for trying only, use `microgw hash-password`" for u in settings.users if not u.password.startswith(HASHED_PREFIXES)]
     return Loaded(settings, tuple(warnings), tuple(sources))
+
+
+def _rewrites(sources: list[Source]) -> dict[str, str]:
+    """``endpoint_rewrites`` of the files, environment and command line (not of the overlays)."""
+    rewrites: Any = {}
+    for source in sources:
+        if "endpoint_rewrites" in source.document:
+            rewrites = merge(rewrites, source.document["endpoint_rewrites"])
+    if not isinstance(rewrites, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in rewrites.items()):
+        return {}  # malformed: the schema check of the merged settings says so
+    return rewrites
+
+
+def _overlay_sources(overlays, rewrites: dict[str, str]) -> list[Source]:
+    """Each overlay decoded, validated on its own (a bad one is refused by its name) and with its
+    APIs' endpoints rewritten (``endpoint_rewrites`` of the settings being loaded, not older ones)."""
+    from microgw.sync.archive_files import rewrite_endpoints
+
+    sources = []
+    for name, document in overlays:
+        document = copy.deepcopy(document)  # decoding must not change the caller's (saved, fingerprinted) copy
+        problems = [ConfigProblem(name, format_path(parts), message) for parts, message in decode_encoded_values(document)]
+        problems += [ConfigProblem(name, format_path(parts), message) for parts, message in schema.validate(document)]
+        if problems:
+            raise ConfigError(problems)
+        if rewrites and document.get("apis"):
+            document["apis"] = rewrite_endpoints(document["apis"], rewrites)
+        sources.append(Source(name, document, overlay=True))
+    return sources
 
 
 def _problem(sources: list[Source], parts: list, message: str) -> ConfigProblem:
@@ -100,6 +146,8 @@ class _Builder:
         self.sources = sources
         self.problems: list[ConfigProblem] = []
         self.warnings: list[str] = []
+        self.downloading = False  # settings come from a parent too: references may resolve later
+        self.server_paths: list[list] = []  # where each parsed auth server is written, in order
 
     def fail(self, parts: list, message: str) -> None:
         self.problems.append(_problem(self.sources, parts, message))
@@ -118,8 +166,14 @@ class _Builder:
         extended = MappingProxyType(dict(data.get("extended_settings", {})))
         issuer = self.issuer(data, security, keystores, extended)
         users = self.users(data)
+        if admin and admin["password"].startswith(HASHED_PREFIXES):
+            self.check_hash(["admin", "password"], admin["password"])
         applications = self.applications(data)
         apis = self.apis(data.get("apis", []), data.get("aliases", {}))
+        parent = self.parent(data)
+        self.downloading = parent is not None and parent.download
+        strategy_servers = self.check_strategies(data.get("applications") or [], security, issuer)
+        self.check_auth_servers(security, issuer, strategy_servers)
         self.check_policies(data.get("apis", []), security, issuer, applications)
         return Settings(
             server=server,
@@ -139,7 +193,7 @@ class _Builder:
             issuer=issuer,
             users=users,
             applications=applications,
-            parent=self.parent(data),
+            parent=parent,
             archive_files=tuple([data["archive_file"]] if isinstance(data.get("archive_file"), str) else data.get("archive_file") or ()),
         )
 
@@ -148,6 +202,13 @@ class _Builder:
         if not gateway.get("url"):
             if gateway.get("download_settings"):
                 self.fail(["api_gateway", "download_settings"], "downloading settings needs api_gateway.url")
+            return None
+        from microgw.sync.client import DownloadError, parent_base
+
+        try:
+            parent_base(gateway["url"])
+        except (DownloadError, ValueError) as exc:
+            self.fail(["api_gateway", "url"], f"{exc} (expected host:port, http(s)://host:port or http(s)://host:port/rest/apigateway)")
             return None
         downloads = data.get("downloads") or {}
         apis = downloads.get("apis")
@@ -162,6 +223,7 @@ class _Builder:
             apis=tuple(apis) if apis else None,
             applications=downloads.get("applications", data.get("applications_sync", True)),
             polling_interval=float(interval) if interval else None,
+            skip_unsupported=bool(data.get("archive_skip_unsupported", False)),
         )
 
     def applications(self, data: dict) -> tuple:
@@ -183,27 +245,84 @@ class _Builder:
 
     def security(self, data: dict) -> sec.SecurityConfig:
         section = data.get("security_settings") or {}
-        try:
-            security = sec.parse_security(section)
-        except ValueError as exc:
-            self.fail(["security_settings"], str(exc))
-            return sec.SecurityConfig()
-        ids: dict[str, int] = {}
-        issuers: dict[str, int] = {}
-        for index, server in enumerate(security.auth_servers):
+        security = sec.parse_security({k: v for k, v in section.items() if k != "auth_servers"})
+        servers = []
+        for index, item in enumerate(section.get("auth_servers") or []):
             where = ["security_settings", "auth_servers", index]
+            try:
+                servers.append(sec.parse_auth_server(item))
+            except ValueError as exc:
+                self.fail([*where, "localIntrospectionConfig", "description"], str(exc))
+                continue
+            self.server_paths.append(where)
+        security = dataclasses.replace(security, auth_servers=tuple(servers))
+        ids: set[str] = set()
+        issuers: set[str] = set()
+        for server, where in zip(security.auth_servers, self.server_paths):
             if server.id in ids:
                 self.fail([*where, "id"], f"auth server id {server.id!r} is used twice")
-            ids[server.id] = index
+            ids.add(server.id)
             if server.issuer and server.issuer in issuers:
                 self.fail([*where, "localIntrospectionConfig", "issuer"], f"issuer {server.issuer!r} belongs to two auth servers; the issuer selects the keys")
             if server.issuer:
-                issuers[server.issuer] = index
+                issuers.add(server.issuer)
             if server.certificate_alias and server.truststore_alias is None and "trust_store" not in data and "truststores" not in data:
                 self.fail([*where, "localIntrospectionConfig", "certificateAlias"], "a certificate alias needs a trust_store (or truststores and trustStoreAlias)")
             elif server.truststore_alias and server.truststore_alias not in data.get("truststores", {}) and server.truststore_alias != "default":
                 self.fail([*where, "localIntrospectionConfig", "trustStoreAlias"], f"no truststore with alias {server.truststore_alias!r} (define it under truststores)")
         return security
+
+    def check_auth_servers(self, security: sec.SecurityConfig, issuer, strategy_servers: set[str]) -> None:
+        """What only a runtime build found before: keys without an issuer, servers that validate nothing."""
+        own = issuer.issuer if issuer else None
+        for server, where in zip(security.auth_servers, self.server_paths):
+            has_keys = bool(server.jwks_uri or server.certificate_alias or server.jwks_inline or server.id in strategy_servers)
+            if has_keys and not server.issuer and not (server.id == sec.LOCAL_SERVER_ID and own):
+                self.fail([*where, "localIntrospectionConfig"], f"auth server {server.id!r} has keys but no issuer; tokens are matched to servers by `iss`")
+            if server.introspection is not None:
+                alone = "; this auth server validates nothing" if not (server.jwks_uri or server.certificate_alias or server.jwks_inline) else ""
+                self.warn([*where, "remoteIntrospectionConfig"], f"remote introspection (RFC 7662) is not supported yet{alone}")
+
+    def check_strategies(self, items: list, security: sec.SecurityConfig, issuer) -> set[str]:
+        """Each JWT_HSA strategy's auth server (``authServerAlias``, by id or name, default ``local``)
+        must exist: otherwise its secret verifies nothing. Returns the ids of the servers named."""
+        by_id = {s.id for s in security.auth_servers} | ({sec.LOCAL_SERVER_ID} if issuer else set())
+        by_name = {s.name: s.id for s in security.auth_servers}
+        named: set[str] = set()
+        for index, item in enumerate(items):
+            for position, strategy in enumerate((item.get("strategies") or []) if isinstance(item, dict) else []):
+                if not isinstance(strategy, dict) or strategy.get("type") != "JWT_HSA":
+                    continue
+                key = "auth_server" if strategy.get("auth_server") else "authServerAlias"
+                target = strategy.get(key) or sec.LOCAL_SERVER_ID
+                found = target if target in by_id else by_name.get(target)
+                if found is not None:
+                    named.add(found)
+                    continue
+                where = ["applications", index, "strategies", position]
+                if strategy.get(key):
+                    self.fail_or_warn([*where, key], f"no auth server with id or name {target!r}; the strategy's secret would verify nothing")
+                else:
+                    self.warn(where, "no `local` auth server (no issuer section): this strategy's secret verifies nothing; name an auth server with authServerAlias")
+        return named
+
+    def warn(self, parts: list, message: str) -> None:
+        name, line, path = origin(self.sources, parts)
+        self.warnings.append(str(ConfigProblem(name, path, message, line)))
+
+    def fail_or_warn(self, parts: list, message: str) -> None:
+        """A reference the parent gateway may still resolve is a warning while downloads are on."""
+        if self.downloading:
+            self.warn(parts, message + " (it may come from the parent gateway; until then it matches nothing)")
+        else:
+            self.fail(parts, message)
+
+    def check_hash(self, parts: list, stored: str) -> None:
+        from microgw.keys.passwords import check_hash_format
+
+        problem = check_hash_format(stored)
+        if problem:
+            self.fail(parts, problem)
 
     def issuer(self, data: dict, security: sec.SecurityConfig, keystores: Mapping, extended: Mapping) -> sec.IssuerConfig | None:
         https_default = not (extended.get("pg_JWT_isHTTPS") is False or str(extended.get("pg_JWT_isHTTPS", "")).lower() == "false")
@@ -219,8 +338,6 @@ class _Builder:
         return issuer
 
     def users(self, data: dict) -> tuple[sec.UserConfig, ...]:
-        from microgw.keys.passwords import check_hash_format
-
         users = sec.parse_users(data.get("users"))
         seen: set[str] = set()
         for index, user in enumerate(users):
@@ -228,9 +345,7 @@ class _Builder:
                 self.fail(["users", index, "name"], f"user {user.name!r} is defined twice")
             seen.add(user.name)
             if user.password.startswith(HASHED_PREFIXES):
-                problem = check_hash_format(user.password)
-                if problem:
-                    self.fail(["users", index, "password"], problem)
+                self.check_hash(["users", index, "password"], user.password)
         return users
 
     def check_policies(self, items: list[dict], security: sec.SecurityConfig, issuer, applications: tuple) -> None:
@@ -241,11 +356,11 @@ class _Builder:
             where = ["apis", index, "policies"]
             for position, server in enumerate((policies.get("jwt") or {}).get("auth_servers", [])):
                 if server not in known:
-                    self.fail([*where, "jwt", "auth_servers", position], f"no auth server with id {server!r}")
+                    self.fail_or_warn([*where, "jwt", "auth_servers", position], f"no auth server with id {server!r}")
             identify = policies.get("identify") or {}
             default = identify.get("default_application")
             if default is not None and default not in app_ids:
-                self.fail([*where, "identify", "default_application"], f"no application with id {default!r}")
+                self.fail_or_warn([*where, "identify", "default_application"], f"no application with id {default!r}")
             outbound = policies.get("outbound") or {}
             if outbound.get("auth") == "HTTP_BASIC" and not outbound.get("basic"):
                 self.fail([*where, "outbound", "auth"], "HTTP_BASIC needs basic: {user, password}")
@@ -291,6 +406,7 @@ class _Builder:
 
     def apis(self, items: list[dict], aliases: dict) -> tuple[ApiConfig, ...]:
         seen: set[tuple[str, str]] = set()
+        ids: dict[str, str] = {}
         out = []
         for index, item in enumerate(items):
             if "endpoint" in item:
@@ -302,7 +418,10 @@ class _Builder:
             api = self.api(item)
             if api.key in seen:
                 self.fail(["apis", index], f"API {api.name} version {api.version} is defined twice")
+            elif api.id in ids:  # applications register by id: one id must name one API
+                self.fail(["apis", index, "id"] if "id" in item else ["apis", index], f"API id {api.id!r} is already used by API {ids[api.id]}")
             seen.add(api.key)
+            ids.setdefault(api.id, f"{api.name} version {api.version}")
             out.append(api)
         return tuple(out)
 

@@ -83,6 +83,7 @@ class ParentConfig:
     apis: tuple[str, ...] | None  # names; None: every API
     applications: bool
     polling_interval: float | None  # seconds; None: download at start only
+    skip_unsupported: bool = False  # archive_skip_unsupported, for the parent's archives too
 
 
 @dataclass(frozen=True)

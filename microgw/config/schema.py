@@ -61,9 +61,24 @@ def _describe(error: ValidationError) -> tuple[list, str]:
     return path, error.message
 
 
-def validate(document: Any, kind: str = "config") -> list[tuple[list, str]]:
-    """Every schema violation as ``(path parts, message)``, sorted by path."""
-    found = [_describe(error) for error in _validator(kind).iter_errors(document)]
+# What a file may leave to the other files: a mapping it only partly overrides misses required keys,
+# and a choice (oneOf/anyOf) can only be judged on the merged value.
+_NEEDS_THE_WHOLE = frozenset({"required", "oneOf", "anyOf"})
+
+
+def _errors(validator, document: Any, partial: bool) -> Iterator[ValidationError]:
+    for error in validator.iter_errors(document):
+        if not partial or error.validator not in _NEEDS_THE_WHOLE:
+            yield error
+
+
+def validate(document: Any, kind: str = "config", *, partial: bool = False) -> list[tuple[list, str]]:
+    """Every schema violation as ``(path parts, message)``, sorted by path.
+
+    ``partial``: ``document`` is one of several files merged later; errors that only the merged
+    settings can decide (``required``, ``oneOf``, ``anyOf``) are left to their validation.
+    """
+    found = [_describe(error) for error in _errors(_validator(kind), document, partial)]
     found.sort(key=lambda item: [str(p) for p in item[0]])
     return found
 

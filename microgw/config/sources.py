@@ -16,6 +16,7 @@ import yaml
 
 from microgw.config import schema
 from microgw.config.errors import ConfigError, ConfigProblem, format_path
+from microgw.config.secrets import decode_encoded_values
 from microgw.config.yamlfile import LineMap, load_yaml_documents
 
 ENV_PREFIX = "mcgw_"
@@ -30,6 +31,7 @@ class Source:
     lines: LineMap | None = None
     env_names: dict[tuple, str] = field(default_factory=dict)  # path -> variable, for messages
     overlay: bool = False  # merge lists of identified items by identity (downloads, archives)
+    from_file: bool = False  # a YAML document: read once per start or reload, then reused
 
     def locate(self, parts: list) -> tuple[bool, int | None]:
         """Whether this source wrote ``parts`` (or a prefix of it), and the line when known."""
@@ -62,10 +64,18 @@ def _resolve_paths(document: dict, folder: Path) -> None:
             parent[parts[-1]] = str((folder / value).resolve())
 
 
-def file_sources(paths: list[Path]) -> list[Source]:
-    """Load, check and path-resolve each document of each file; all problems are collected."""
+def file_sources(paths: list[Path]) -> tuple[list[Source], list[ConfigProblem]]:
+    """Load, decode, check and path-resolve each document of each file.
+
+    Unreadable files and bad YAML raise ConfigError (all of them at once). Otherwise the problems
+    each document has on its own come back beside the sources: ``{encoded}`` values that do not
+    decode (they are decoded here, before any validation, so ``minLength`` and friends see the real
+    value) and schema errors that hold whatever the other files say (see :func:`schema.validate`,
+    ``partial``). The loader reports them with the problems of the merged settings.
+    """
     sources: list[Source] = []
     problems: list[ConfigProblem] = []
+    checks: list[ConfigProblem] = []
     for path in paths:
         try:
             docs, lines = load_yaml_documents(path)
@@ -77,14 +87,16 @@ def file_sources(paths: list[Path]) -> list[Source]:
             if not isinstance(doc, dict):
                 problems.append(ConfigProblem(str(path), "", "a configuration document must be a mapping"))
                 continue
-            for parts, message in schema.validate(doc):
-                problems.append(ConfigProblem(str(path), format_path(parts), message, lines.line_of(doc, parts)))
-            sources.append(Source(name, doc, lines))
+            for parts, message in decode_encoded_values(doc):
+                checks.append(ConfigProblem(name, format_path(parts), message, lines.line_of(doc, parts)))
+            for parts, message in schema.validate(doc, partial=True):
+                checks.append(ConfigProblem(name, format_path(parts), message, lines.line_of(doc, parts)))
+            sources.append(Source(name, doc, lines, from_file=True))
     if problems:
         raise ConfigError(problems)
     for source, path in _paths_of(sources, paths):
         _resolve_paths(source.document, path.resolve().parent)
-    return sources
+    return sources, checks
 
 
 def _paths_of(sources: list[Source], paths: list[Path]):
@@ -93,32 +105,40 @@ def _paths_of(sources: list[Source], paths: list[Path]):
         yield source, by_name[source.name.split(" (document ")[0]]
 
 
-def _env_path(name: str, node_schema: dict) -> tuple[list[str], dict] | None:
+def _env_path(name: str, node_schema: dict, root: dict) -> tuple[list[str], dict, dict] | None:
     """Match ``ports_http`` to ``["ports", "http"]`` by walking the schema's property names.
 
     Names may themselves hold underscores (``api_gateway``), so the longest matching name wins;
-    matching ignores case, as shells and the vendor's docs differ in it.
+    matching ignores case, as shells and the vendor's docs differ in it. References are followed,
+    also into the other schema files (``issuer``, ``security_settings``). A map of user-chosen names
+    takes the name as written (``aliases``, ``extended_settings``). Returns the path, the schema of
+    the setting and the schema document that schema belongs to.
     """
-    props = _properties(node_schema)
-    extra = _additional(node_schema)
-    if extra is not None and not props:
-        # a map of user-chosen names (e.g. aliases): the name is everything before a known field
-        pieces = name.split("_")
-        for cut in range(1, len(pieces)):
-            found = _env_path("_".join(pieces[cut:]), extra)
-            if found is not None:
-                return ["_".join(pieces[:cut]), *found[0]], found[1]
-        return None
+    node_schema, root = _resolve(node_schema, root)
+    props = _properties(node_schema, root)
     for prop in sorted(props, key=len, reverse=True):
         lowered = prop.lower()
         rest = name.lower()
         if rest == lowered:
-            return [prop], props[prop]
+            leaf, leaf_root = _resolve(props[prop][0], props[prop][1])
+            return [prop], leaf, leaf_root
         if rest.startswith(lowered + "_"):
-            found = _env_path(name[len(prop) + 1:], props[prop])
+            found = _env_path(name[len(prop) + 1:], *props[prop])
             if found is not None:
-                return [prop, *found[0]], found[1]
-    return None
+                return [prop, *found[0]], found[1], found[2]
+    extra = _additional(node_schema)
+    if extra is None:
+        return None
+    extra, extra_root = _resolve(extra, root)
+    if _properties(extra, extra_root):
+        # a map of objects (e.g. aliases): the name is everything before a known field
+        pieces = name.split("_")
+        for cut in range(1, len(pieces)):
+            found = _env_path("_".join(pieces[cut:]), extra, extra_root)
+            if found is not None:
+                return ["_".join(pieces[:cut]), *found[0]], found[1], found[2]
+        return None
+    return [name], extra, extra_root  # a map of values (e.g. extended_settings): any name
 
 
 def _additional(node_schema: dict) -> dict | None:
@@ -126,23 +146,51 @@ def _additional(node_schema: dict) -> dict | None:
     return extra if isinstance(extra, dict) else None
 
 
-def _properties(node_schema: dict) -> dict:
-    if "$ref" in node_schema:
+def _resolve(node_schema: dict, root: dict) -> tuple[dict, dict]:
+    """Follow ``$ref`` (``#/$defs/x`` in the same file, or ``other.schema.json[#/$defs/x]``)."""
+    seen = 0
+    while isinstance(node_schema, dict) and "$ref" in node_schema and seen < 16:
         ref = node_schema["$ref"]
-        if ref.startswith("#/$defs/"):
-            return _properties(schema.schema("config")["$defs"][ref.split("/")[-1]])
-        return {}
-    props = dict(node_schema.get("properties", {}))
+        document, _, pointer = ref.partition("#")
+        if document:
+            root = schema.schema(document.removesuffix(".schema.json"))
+        node_schema = root
+        for part in [p for p in pointer.split("/") if p]:
+            node_schema = node_schema[part]
+        seen += 1
+    return node_schema, root
+
+
+def _properties(node_schema: dict, root: dict) -> dict[str, tuple[dict, dict]]:
+    """Property name -> (its schema, the schema document it belongs to), through refs and choices."""
+    node_schema, root = _resolve(node_schema, root)
+    props = {name: (sub, root) for name, sub in node_schema.get("properties", {}).items()}
     for key in ("oneOf", "anyOf", "allOf"):
         for sub in node_schema.get(key, []):
-            props.update(_properties(sub))
+            props.update(_properties(sub, root))
     return props
+
+
+def _types(node_schema: dict, root: dict) -> set[str]:
+    """Every JSON type a setting may take (through refs and choices); empty when the schema does not say."""
+    node_schema, root = _resolve(node_schema, root)
+    kind = node_schema.get("type")
+    found = set([kind] if isinstance(kind, str) else kind or [])
+    if "const" in node_schema or "enum" in node_schema:
+        values = node_schema.get("enum", [node_schema.get("const")])
+        found |= {"null" if v is None else "string" if isinstance(v, str) else "other" for v in values}
+    for key in ("oneOf", "anyOf"):
+        for sub in node_schema.get(key, []):
+            found |= _types(sub, root)
+    return found
 
 
 def env_source(environ: Mapping[str, str] | None = None) -> tuple[Source | None, list[str]]:
     """Settings from ``mcgw_<path_joined_by_underscore>`` variables, and warnings for unknown ones.
 
-    Values are read as YAML scalars, so ``9090`` is a number and ``true`` a boolean, as in a file.
+    Values are read as YAML scalars, so ``9090`` is a number and ``true`` a boolean, as in a file;
+    a setting that may be text stays the text given (a password ``1234``), and ``null`` or an empty
+    value turns off a setting that may be null (``mcgw_ports_http=null``).
     """
     environ = os.environ if environ is None else environ
     document: dict = {}
@@ -152,15 +200,18 @@ def env_source(environ: Mapping[str, str] | None = None) -> tuple[Source | None,
     for variable, raw in sorted(environ.items()):
         if not variable.lower().startswith(ENV_PREFIX):
             continue
-        found = _env_path(variable[len(ENV_PREFIX):], root)
+        found = _env_path(variable[len(ENV_PREFIX):], root, root)
         if not found:
             warnings.append(f"environment variable {variable} names no setting; ignored")
             continue
-        parts, leaf = found
+        parts, leaf, leaf_root = found
+        types = _types(leaf, leaf_root)
         if parts in (["downloads", "apis"], ["archive_file"]):
             value: Any = [item.strip() for item in raw.split(",") if item.strip()]
-        elif leaf.get("type") == "string":
+        elif "string" in types:
             value = raw  # passwords such as 1234 stay text
+        elif "null" in types and raw.strip().lower() in ("", "null", "~"):
+            value = None
         else:
             value = _scalar(raw)
         node = document
@@ -194,20 +245,45 @@ KEYED_LISTS = {
 }
 
 
+AUTH_SERVERS = ("security_settings", "auth_servers")
+
+
+def _issuer_of(item: Any) -> str | None:
+    local = item.get("localIntrospectionConfig") if isinstance(item, dict) else None
+    issuer = local.get("issuer") if isinstance(local, dict) else None
+    return issuer if isinstance(issuer, str) and issuer else None
+
+
 def overlay(base: dict, top: dict, source: str, notes: list[str]) -> dict:
-    """Merge ``top`` over ``base``; keyed lists merge item by item, noting each item replaced."""
+    """Merge ``top`` over ``base``; keyed lists merge item by item, noting each item replaced.
+
+    An auth server also replaces one of another id that trusts the same issuer (the issuer selects
+    the keys, so two cannot coexist): e.g. a parent's ``local`` server replaces the server a child
+    configured by hand to trust that parent. References to the replaced id move to the new one.
+    """
     out = merge(base, {k: v for k, v in top.items() if k not in ("apis", "applications", "security_settings")})
+    renamed: dict[str, str] = {}
     for path, identity in KEYED_LISTS.items():
         items = _get(top, path)
         if items is None:
             continue
         current = list(_get(out, path) or [])
         index = {identity(item): position for position, item in enumerate(current) if isinstance(item, dict)}
+        issuers = {_issuer_of(item): position for position, item in enumerate(current) if _issuer_of(item)} if path == AUTH_SERVERS else {}
         for item in items:
             key = identity(item)
             if key in index:
                 notes.append(f"{source} overrides {'.'.join(path)} item {key if isinstance(key, str) else '/'.join(key)}")
                 current[index[key]] = item
+            elif _issuer_of(item) in issuers:
+                position = issuers[_issuer_of(item)]
+                old = current[position].get("id")
+                notes.append(f"{source} overrides {'.'.join(path)} item {old} with {key} (same issuer {_issuer_of(item)!r}); references to {old} now name {key}")
+                current[position] = item
+                index.pop(old, None)
+                index[key] = position
+                if isinstance(old, str) and isinstance(key, str):
+                    renamed[old] = key
             else:
                 index[key] = len(current)
                 current.append(item)
@@ -217,7 +293,22 @@ def overlay(base: dict, top: dict, source: str, notes: list[str]) -> dict:
         rest = {k: v for k, v in security.items() if k != "auth_servers"}
         if rest:
             out["security_settings"] = merge(out.get("security_settings", {}), rest)
+    if renamed:
+        _rename_auth_servers(out, renamed)
     return out
+
+
+def _rename_auth_servers(document: dict, renamed: dict[str, str]) -> None:
+    """Point ``jwt.auth_servers`` of APIs and ``authServerAlias`` of strategies at the new ids."""
+    for api in document.get("apis") or []:
+        jwt = ((api.get("policies") if isinstance(api, dict) else None) or {}).get("jwt")
+        if isinstance(jwt, dict) and isinstance(jwt.get("auth_servers"), list):
+            jwt["auth_servers"] = [renamed.get(s, s) if isinstance(s, str) else s for s in jwt["auth_servers"]]
+    for app in document.get("applications") or []:
+        for strategy in (app.get("strategies") if isinstance(app, dict) else None) or []:
+            for key in ("authServerAlias", "auth_server"):
+                if isinstance(strategy, dict) and isinstance(strategy.get(key), str) and strategy[key] in renamed:
+                    strategy[key] = renamed[strategy[key]]
 
 
 def _get(node: dict, path: tuple):

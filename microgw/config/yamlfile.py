@@ -60,6 +60,16 @@ class LineMap:
 def _make_loader(source: str, lines: LineMap):
     class Loader(_Base):  # type: ignore[misc, valid-type]
         def construct_mapping(self, node, deep=False):
+            # A key written twice would silently lose the first value (e.g. a second `apis:`)
+            seen: dict[tuple, int] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                line = key_node.start_mark.line + 1
+                first = seen.get((key_node.tag, key_node.value))
+                if first is not None:
+                    raise ConfigError([ConfigProblem(source, "", f"key {key_node.value!r} is written twice in one mapping (first on line {first})", line)])
+                seen[(key_node.tag, key_node.value)] = line
             mapping = super().construct_mapping(node, deep=deep)
             for key_node, value_node in node.value:
                 if isinstance(key_node, yaml.ScalarNode):

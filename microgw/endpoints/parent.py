@@ -7,6 +7,7 @@ so without ``admin`` configured they are refused.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from microgw.server import Gateway
 
 PREFIX = "/rest/apigateway"
+
+log = logging.getLogger("microgw.sync")
 
 
 def _base_url(request: web.Request) -> str:
@@ -38,8 +41,16 @@ def routes(gateway: "Gateway") -> list[web.RouteDef]:
         issuer = gateway.runtime.settings.issuer
         return issuer.issuer if issuer else None
 
+    told: set[tuple[str, str]] = set()  # withheld auth servers already logged
+
     async def alias(request: web.Request) -> web.Response:
-        return json_response({"alias": vendor.served_aliases(raw(), own_issuer(), _base_url(request))})
+        withheld: list[tuple[str, str]] = []
+        served = vendor.served_aliases(raw(), own_issuer(), _base_url(request), withheld)
+        for server_id, why in withheld:
+            if (server_id, why) not in told:
+                told.add((server_id, why))
+                log.warning("auth server %r is not served to child gateways: %s, and a child can only fetch keys", server_id, why)
+        return json_response({"alias": served})
 
     async def applications(request: web.Request) -> web.Response:
         items = raw().get("applications") or []

@@ -81,6 +81,26 @@ def signing_keyring(settings: Settings) -> KeyringRef | None:
     return KeyringRef(keyring)
 
 
+class FallbackKeySource:
+    """A remote JWKS with keys kept beside it (``jwks_inline``) for the time it has never answered.
+
+    The inline keys are a snapshot (e.g. the parent's keys saved with a download) so a gateway that
+    starts without the parent still validates. Once the JWKS was fetched, it alone decides: a key
+    the issuer retired stops validating here too, instead of being trusted forever from the snapshot.
+    """
+
+    def __init__(self, remote: RemoteJwksSource, inline: StaticKeySource) -> None:
+        self.remote = remote
+        self.inline = inline
+        self.description = f"{remote.description} (saved keys until the first fetch)"
+
+    def candidates(self, kid: str | None, alg: str) -> list[VerifyKey]:
+        return self.remote.candidates(kid, alg) if self.remote.ready else self.inline.candidates(kid, alg)
+
+    async def refresh_for_unknown_kid(self, kid: str) -> bool:
+        return await self.remote.refresh_for_unknown_kid(kid)
+
+
 @dataclass(frozen=True)
 class BuiltServer:
     config: AuthServerConfig
@@ -103,7 +123,8 @@ def key_sources(
 ) -> tuple[list[BuiltServer], list[RemoteJwksSource]]:
     """Key sources of every auth server; remote JWKS sources are returned to be started later.
 
-    ``extra`` adds sources by server id (e.g. applications' HMAC strategy secrets). Any server whose
+    ``extra`` adds sources by server id or, when no server has that id, by name (applications' HMAC
+    strategy secrets name their server by ``authServerAlias``; the vendor uses names). Any server whose
     issuer is this gateway's own verifies with the keyring directly. ``reuse`` holds the running
     remote sources of the previous runtime: an unchanged one is kept, keys and all, so a reload never
     leaves a window without keys.
@@ -116,10 +137,16 @@ def key_sources(
     servers = list(settings.security.auth_servers)
     if own_issuer and not any(s.id == LOCAL_SERVER_ID for s in servers):
         servers.append(_implicit_local(own_issuer))
+    ids = {s.id for s in servers}
+    by_name: dict[str, list] = {}
+    for server in servers:
+        if server.name != server.id and server.name not in ids:
+            by_name.setdefault(server.id, []).extend(extra.get(server.name, ()))
     for index, server in enumerate(servers):
         where = f"security_settings.auth_servers[{index}]"
         issuer = server.issuer or (own_issuer if server.id == LOCAL_SERVER_ID else None)
         sources: list = []
+        remote = None
         # Our own tokens verify straight from the keyring. A downloaded `local` server of a parent
         # gateway has another issuer (and a jwksuri) and is treated like any third party.
         is_own = keyring is not None and issuer == own_issuer
@@ -128,7 +155,6 @@ def key_sources(
             sources.append(KeyringKeySource(keyring))
         elif server.jwks_uri and remote_key(server.jwks_uri, server) in reuse:
             remote = reuse[remote_key(server.jwks_uri, server)]
-            sources.append(remote)
             remotes.append(remote)
         elif server.jwks_uri:
             try:
@@ -144,13 +170,16 @@ def key_sources(
             except ValueError as exc:
                 raise KeyProblem(f"{where}.localIntrospectionConfig.jwksuri", str(exc)) from None
             remote.reuse_key = remote_key(server.jwks_uri, server)  # type: ignore[attr-defined]
-            sources.append(remote)
             remotes.append(remote)
         if server.jwks_inline and not is_own:
-            sources.append(_inline_source(server, where))
+            inline = _inline_source(server, where)
+            sources.append(FallbackKeySource(remote, inline) if remote is not None else inline)
+        elif remote is not None:
+            sources.append(remote)
         if server.certificate_alias:
             sources.append(_certificate_source(settings, server, where))
         sources.extend(extra.get(server.id, ()))
+        sources.extend(by_name.get(server.id, ()))
         if not sources:
             if server.introspection is None:
                 log.warning("auth server %r has no keys (no jwksuri, certificate or strategies); it validates nothing", server.id)

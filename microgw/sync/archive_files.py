@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping
 
-log = logging.getLogger("microgw.sync")
-
 from microgw.config.errors import ConfigError, ConfigProblem
 from microgw.config.model import Settings
+
+log = logging.getLogger("microgw.sync")
 
 
 def load_archive_files(settings: Settings) -> list[tuple[str, dict]]:
@@ -31,8 +31,8 @@ def load_archive_files(settings: Settings) -> list[tuple[str, dict]]:
             continue
         for warning in content.warnings:
             log.warning("archive %s: %s", path, warning)
-        apis = with_ids(content.apis, content.ids)
-        overlays.append((f"archive {path}", {"apis": rewrite_endpoints(apis, settings.raw.get("endpoint_rewrites") or {})}))
+        # endpoint_rewrites are applied by the loader, with the settings being loaded
+        overlays.append((f"archive {path}", {"apis": with_ids(content.apis, content.ids)}))
     if problems:
         raise ConfigError(problems)
     return overlays

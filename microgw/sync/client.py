@@ -8,6 +8,7 @@ The result is one document in microgw's YAML form, validated like a file before 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import ssl
@@ -33,7 +34,10 @@ def parent_base(url: str) -> URL:
     text = url.strip()
     if "://" not in text:
         text = "http://" + text
-    parsed = URL(text)
+    try:
+        parsed = URL(text)
+    except ValueError:
+        raise DownloadError(f"not a parent gateway URL: {url!r}") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise DownloadError(f"not a parent gateway URL: {url!r}")
     path = parsed.path.rstrip("/")
@@ -52,6 +56,7 @@ class ParentSettings:
     apis: tuple[str, ...] | None  # API names to download; None: all
     applications: bool = True
     timeout: float = 10.0
+    skip_unsupported: bool = False  # archive_skip_unsupported: load APIs without unsupported policies
 
 
 class ParentClient:
@@ -59,14 +64,22 @@ class ParentClient:
         self.parent = parent
         self.base = parent_base(parent.url)
         self.ssl = ssl_context
+        self.warnings: list[str] = []  # what the last download wants the user to know (logged by the caller)
 
     def _auth(self) -> dict[str, str]:
         if not self.parent.user:
             return {}
-        return {"Authorization": aiohttp.BasicAuth(self.parent.user, self.parent.password or "").encode()}
+        credentials = f"{self.parent.user}:{self.parent.password or ''}"
+        try:
+            raw = credentials.encode("latin-1")  # what aiohttp's BasicAuth sent
+        except UnicodeEncodeError:
+            raw = credentials.encode("utf-8")  # RFC 7617's charset for anything else
+        return {"Authorization": "Basic " + base64.b64encode(raw).decode("ascii")}
 
     async def _get(self, session: aiohttp.ClientSession, path: str, params: dict | None = None) -> bytes:
-        url = self.base.with_path(self.base.path.rstrip("/") + path)
+        return await self._fetch(session, self.base.with_path(self.base.path.rstrip("/") + path), path, params)
+
+    async def _fetch(self, session: aiohttp.ClientSession, url: URL, path: str, params: dict | None = None) -> bytes:
         try:
             async with session.get(url, params=params, headers={**self._auth(), "Accept": "application/json"}, ssl=self.ssl, allow_redirects=False) as resp:
                 if resp.status == 401:
@@ -75,23 +88,30 @@ class ParentClient:
                     raise DownloadError(f"{path}: the parent answered {resp.status}")
                 if resp.content_length and resp.content_length > MAX_ANSWER:
                     raise DownloadError(f"{path}: the answer is too large")
-                body = await resp.content.read(MAX_ANSWER + 1)
-                if len(body) > MAX_ANSWER:
-                    raise DownloadError(f"{path}: the answer is too large")
-                return body
+                # read() with a size returns what is buffered so far, not the whole answer: read to EOF
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in resp.content.iter_chunked(1 << 16):
+                    size += len(chunk)
+                    if size > MAX_ANSWER:
+                        raise DownloadError(f"{path}: the answer is too large")
+                    chunks.append(chunk)
+                return b"".join(chunks)
         except asyncio.TimeoutError:
             raise DownloadError(f"{path}: the parent did not answer in time") from None
         except aiohttp.ClientError as exc:
             raise DownloadError(f"{path}: cannot reach the parent ({exc.__class__.__name__})") from None
 
     async def _json(self, session: aiohttp.ClientSession, path: str, key: str) -> list:
+        """The list under ``key``; an answer without it is unusable, not an empty list (that would
+        remove everything downloaded before)."""
         try:
             data = json.loads(await self._get(session, path))
         except ValueError:
             raise DownloadError(f"{path}: the answer is not JSON") from None
-        value = data.get(key) if isinstance(data, dict) else None
-        if value is None:
-            return []
+        if not isinstance(data, dict) or key not in data:
+            raise DownloadError(f"{path}: the answer has no {key!r}")
+        value = data[key]
         if not isinstance(value, list):
             raise DownloadError(f"{path}: {key!r} is not a list")
         return value
@@ -99,8 +119,8 @@ class ParentClient:
     async def _keep_parent_keys(self, session: aiohttp.ClientSession, server: dict[str, Any]) -> None:
         """Store the parent's own JWKS with the download, so a restart without the parent validates.
 
-        Only JWKS URIs on the parent itself are fetched here; third-party issuers are left to the
-        usual background fetching.
+        Only JWKS URIs on the parent itself (same scheme, host and port) are fetched here, at the
+        URI given; third-party issuers are left to the usual background fetching.
         """
         jwks_uri = (server.get("localIntrospectionConfig") or {}).get("jwksuri")
         if not jwks_uri:
@@ -109,22 +129,33 @@ class ParentClient:
         if (target.scheme, target.host, target.port) != (self.base.scheme, self.base.host, self.base.port):
             return
         try:
-            document = json.loads(await self._get(session, target.path))
+            document = json.loads(await self._fetch(session, target, target.path))
         except (DownloadError, ValueError):
             return  # the background fetch will try again; the download itself is still good
         if isinstance(document, dict) and isinstance(document.get("keys"), list):
             server["jwks_inline"] = {"keys": document["keys"]}
 
     async def download(self) -> dict[str, Any]:
-        """Everything to download, as a configuration document in microgw's YAML form."""
+        """Everything to download, as a configuration document in microgw's YAML form.
+
+        Raises DownloadError for anything unusable, including answers of the wrong shape: a parent
+        that answers nonsense must not take the child down.
+        """
+        try:
+            return await self._download()
+        except vendor.VendorShapeError as exc:
+            raise DownloadError(f"the parent's answer is malformed: {exc}") from None
+
+    async def _download(self) -> dict[str, Any]:
         from microgw.sync.archive import ArchiveError, load_archive
         from microgw.sync.archive_files import with_ids
 
+        warnings: list[str] = []
         timeout = aiohttp.ClientTimeout(total=self.parent.timeout)
         async with aiohttp.ClientSession(timeout=timeout, trust_env=False) as session:
             aliases = await self._json(session, "/rest/apigateway/alias", "alias")
             document: dict[str, Any] = {}
-            servers = vendor.auth_servers_from_aliases(aliases)
+            servers = vendor.auth_servers_from_aliases(aliases, warnings)
             for server in servers:
                 await self._keep_parent_keys(session, server)
             if servers:
@@ -136,20 +167,27 @@ class ParentClient:
                 strategies = await self._json(session, "/rest/apigateway/strategies", "strategies")
                 apps = await self._json(session, "/rest/apigateway/applications", "applications")
                 document["applications"] = vendor.applications_with_strategies(apps, strategies)
-            listed = await self._json(session, "/rest/apigateway/apis", "apiResponse")
+            listed = vendor.objects(await self._json(session, "/rest/apigateway/apis", "apiResponse"), "apiResponse")
             apis = []
-            for entry in listed:
-                summary = entry.get("api", entry) if isinstance(entry, dict) else {}
+            for index, entry in enumerate(listed):
+                summary = entry.get("api", entry)
+                if not isinstance(summary, dict):
+                    raise vendor.VendorShapeError(f"apiResponse[{index}].api is not an object")
                 name, api_id = summary.get("apiName"), summary.get("id")
-                if not name or not api_id or (self.parent.apis is not None and name not in self.parent.apis):
+                if not isinstance(name, str) or not isinstance(api_id, str) or not name or not api_id:
+                    continue
+                if self.parent.apis is not None and name not in self.parent.apis:
                     continue
                 archive = await self._get(session, "/rest/apigateway/archive", {"apis": api_id})
                 try:
-                    content = load_archive(archive)
+                    content = load_archive(archive, skip_unsupported=self.parent.skip_unsupported)
                 except ArchiveError as exc:
                     raise DownloadError(f"archive of API {name}: {exc}") from None
-                for warning in content.warnings:
-                    log.warning("API %s from the parent: %s", name, warning)
+                warnings += [f"API {name} from the parent: {warning}" for warning in content.warnings]
                 apis.extend(with_ids(content.apis, content.ids))
             document["apis"] = apis
-            return document
+            renamed = vendor.rename_parent_local(document)
+            if renamed:
+                log.debug("the parent's local auth server is kept as %r", renamed)
+        self.warnings = warnings
+        return document

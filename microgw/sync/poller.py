@@ -31,19 +31,28 @@ def fingerprint(document: dict[str, Any]) -> str:
 
 
 class ParentSync:
-    """Owns the parent connection of one gateway and reports its state for readiness."""
+    """Owns the parent connection of one gateway and reports its state for readiness.
+
+    A download counts as good only once the gateway accepted it (loader and runtime build): only
+    then is it kept on disk and its fingerprint recorded. A refused one is retried at the next poll
+    (the parent or the local files may have been fixed meanwhile).
+    """
 
     def __init__(self, gateway: "Gateway", config: ParentConfig, state_dir: str, ssl_context=None) -> None:
         self.gateway = gateway
         self.config = config
         self.client = ParentClient(
-            ParentSettings(config.url, config.user, config.password, config.apis, config.applications), ssl_context
+            ParentSettings(
+                config.url, config.user, config.password, config.apis, config.applications,
+                skip_unsupported=config.skip_unsupported,
+            ),
+            ssl_context,
         )
         self.store = DownloadStore(state_dir)
         self.state = "not downloaded"
         self.last_success: float | None = None
         self.last_error: str | None = None
-        self.current: str | None = None
+        self.current: str | None = None  # fingerprint of the download being served
         self._task: asyncio.Task | None = None
 
     def status(self) -> dict[str, Any]:
@@ -54,12 +63,26 @@ class ParentSync:
             "last_error": self.last_error,
         }
 
+    def _filters(self) -> dict[str, Any]:
+        """What was asked of the parent; a saved copy made with other filters is not this download."""
+        return {"apis": sorted(self.config.apis) if self.config.apis is not None else None, "applications": bool(self.config.applications)}
+
+    async def _download(self) -> dict[str, Any]:
+        """One download; anything unexpected (a bug, a parent answer nobody foresaw) is a failed download."""
+        try:
+            return await self.client.download()
+        except DownloadError:
+            raise
+        except Exception as exc:
+            log.exception("unexpected error while downloading from the parent")
+            raise DownloadError(f"unexpected error while downloading ({exc.__class__.__name__})") from None
+
     async def initial(self) -> dict[str, Any] | None:
-        """The settings to start with: a fresh download, else the disk copy, else None (YAML only)."""
+        """A fresh download (tried START_ATTEMPTS times), or None; the gateway decides whether to use it."""
         delay = 0.5
         for attempt in range(1, START_ATTEMPTS + 1):
             try:
-                document = await self.client.download()
+                document = await self._download()
             except DownloadError as exc:
                 self.last_error = str(exc)
                 log.warning("download from the parent failed (attempt %d/%d): %s", attempt, START_ATTEMPTS, exc)
@@ -67,28 +90,38 @@ class ParentSync:
                     await asyncio.sleep(delay)
                     delay *= 2
                 continue
-            self._accepted(document, "downloaded")
+            self.last_success = time.time()
+            self._log_warnings()
             return document
-        saved = self.store.load()
-        if saved is not None:
-            document, saved_at = saved
-            self.state = f"parent unreachable; serving the copy downloaded at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(saved_at))}"
-            self.current = fingerprint(document)
-            log.warning("%s", self.state)
-            return document
-        self.state = "parent unreachable and no saved copy; serving the YAML settings alone"
-        log.warning("%s", self.state)
         return None
 
-    def _accepted(self, document: dict[str, Any], how: str) -> None:
-        self.current = fingerprint(document)
-        self.last_success = time.time()
-        self.last_error = None
-        self.state = how
-        try:
-            self.store.save(document, str(self.client.base))
-        except OSError as exc:
-            log.error("cannot keep the download on disk (%s): %s", self.store.path, exc.__class__.__name__)
+    def saved(self) -> tuple[dict[str, Any], float] | None:
+        """The last good download kept on disk, when it came from this parent with these filters."""
+        return self.store.load(str(self.client.base), self._filters())
+
+    def serving(self, document: dict[str, Any] | None, state: str, *, fresh: bool = False) -> None:
+        """The gateway accepted ``document`` (None: the YAML settings alone); a fresh one is kept on disk."""
+        self.current = fingerprint(document) if document is not None else None
+        self.state = state
+        if fresh and document is not None:
+            self.last_success = time.time()
+            self.last_error = None
+            try:
+                self.store.save(document, str(self.client.base), self._filters())
+            except OSError as exc:
+                log.error("cannot keep the download on disk (%s): %s", self.store.path, exc.__class__.__name__)
+        if not fresh:
+            log.warning("%s", state)
+
+    def refused(self, problems: Any) -> None:
+        """The gateway refused a download: say so in readiness; the next poll tries again."""
+        first = getattr(problems, "problems", None) or [problems]
+        more = f" (and {len(first) - 1} more problem(s), see the log)" if len(first) > 1 else ""
+        self.last_error = f"the downloaded settings were refused: {first[0]}{more}"
+
+    def _log_warnings(self) -> None:
+        for warning in self.client.warnings:
+            log.warning("%s", warning)
 
     def start_polling(self) -> None:
         if self.config.polling_interval and self._task is None:
@@ -109,9 +142,20 @@ class ParentSync:
             await self.poll_once()
 
     async def poll_once(self) -> bool:
-        """Download; apply when changed. True when a new runtime was swapped in."""
+        """Download; apply when changed. True when a new runtime was swapped in. Never raises: the
+        polling task must outlive any one bad answer."""
         try:
-            document = await self.client.download()
+            return await self._poll_once()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("polling the parent failed unexpectedly")
+            self.last_error = f"unexpected error while polling ({exc.__class__.__name__})"
+            return False
+
+    async def _poll_once(self) -> bool:
+        try:
+            document = await self._download()
         except DownloadError as exc:
             self.last_error = str(exc)
             self.state = "parent unreachable; serving the last good settings"
@@ -119,10 +163,14 @@ class ParentSync:
             return False
         if fingerprint(document) == self.current:
             self.last_success = time.time()
+            self.last_error = None
+            self.state = "downloaded"  # the parent is back, or sends again what is served
             return False
-        if not await self.gateway.apply_download(document):
-            self.last_error = "the downloaded settings were refused (see the log)"
+        self._log_warnings()
+        refusal = await self.gateway.apply_download(document)
+        if refusal is not None:
+            self.refused(refusal)
             return False
-        self._accepted(document, "downloaded")
+        self.serving(document, "downloaded", fresh=True)
         log.info("applied new settings from the parent")
         return True

@@ -225,3 +225,43 @@ async def test_archive_with_unsupported_policy_is_refused_clearly(tmp_path):
     code, _, err = await run_microgw("check", "-c", str(config), "-a", str(tmp_path / "a.zip"), "--skip-unsupported-policies")
     assert code == 0, err
     assert "configuration OK: 1 APIs" in err
+
+
+async def test_child_with_its_own_issuer_validates_its_tokens_and_the_parents(gateway, client, tmp_path):
+    """The parent's `local` auth server is kept as `parent-local` on the child, so the child's own
+    `local` (its issuer) is untouched; an API the parent restricts to `local` follows the rename."""
+    config = yaml.safe_load((FLEET / "parent.yml").read_text())
+    config["apis"].append({"name": "parent-only", "version": "1.0", "mock": {"json": {}}, "policies": {"jwt": {"auth_servers": ["local"]}}})
+    parent = await gateway(write_config(tmp_path, config, "parent.yml"))
+    users = [{"name": "Administrator", "password": "{encoded}bWFuYWdl"}]
+    trusting_by_hand = {"auth_servers": [{"id": "central", "localIntrospectionConfig": {"issuer": "microgw-fleet-parent", "jwksuri": f"{parent.http}/rest/pub/apigateway/jwt/certs"}}]}
+    children = {
+        "named issuer": {"issuer": {"issuer": "child-iss", "https_only": False}, "users": users},
+        "default issuer": {"issuer": {"https_only": False}, "users": users},
+        "trusts the parent by hand": {"security_settings": trusting_by_hand, "apis": [{"name": "mine", "version": "1", "mock": {"json": {}}, "policies": {"jwt": {"auth_servers": ["central"]}}}]},
+    }
+    parent_bearer = {"Authorization": f"Bearer {await parent_token(client, parent)}"}
+    for name, own in children.items():
+        child = await gateway(FLEET / "sidecar.yml", write_config(tmp_path, own, "child.yml"), env=sidecar_env(parent))
+        async with client.get(f"{child.http}/rest/microgateway/ready") as resp:
+            assert (await resp.json())["parent"]["state"] == "downloaded", name
+        assert await status(client, f"{child.http}/gateway/hello/1.0/", parent_bearer) == 200, name
+        assert await status(client, f"{child.http}/gateway/parent-only/1.0/", parent_bearer) == 200, name
+        if "issuer" in own:
+            own_token = await parent_token(client, child)
+            assert await status(client, f"{child.http}/gateway/hello/1.0/", {"Authorization": f"Bearer {own_token}"}) == 200, name
+            assert await status(client, f"{child.http}/gateway/parent-only/1.0/", {"Authorization": f"Bearer {own_token}"}) == 401, name
+        else:
+            assert await status(client, f"{child.http}/gateway/mine/1/", parent_bearer) == 200, name
+            await child.wait_for_log("overrides security_settings.auth_servers item central with parent-local")
+
+
+async def test_parent_with_a_certificate_only_auth_server_serves_children(gateway, client, tmp_path):
+    text = (REPO / "samples" / "claim-sets.yml").read_text().replace("keys/demo-idp.crt", str(REPO / "samples" / "keys" / "demo-idp.crt"))
+    parent = await gateway(write_config(tmp_path, text + "\nadmin: {user: Administrator, password: '{encoded}bWFuYWdl'}\n", "parent.yml"))
+    child = await gateway(FLEET / "sidecar.yml", env=sidecar_env(parent))
+    async with client.get(f"{child.http}/rest/microgateway/ready") as resp:
+        assert (await resp.json())["parent"]["state"] == "downloaded"
+    assert await status(client, f"{child.http}/gateway/claims/1.0/") == 401  # downloaded; no token
+    await parent.wait_for_log("auth server 'demo-idp' is not served to child gateways: it has a certificate but no JWKS URI")
+    await child.wait_for_log(r"no auth server with id 'demo-idp' \(it may come from the parent gateway")

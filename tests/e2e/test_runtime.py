@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography import x509
 
 from support import basic_auth
-from support.gateway import run_microgw, write_config
+from support.gateway import REPO, run_microgw, write_config
 
 MOCK_API = {"name": "hello", "version": "1.0", "mock": {"json": {"hi": True}}}
 
@@ -147,3 +147,35 @@ async def test_wrong_keystore_password_is_a_config_error(tmp_path, ca):
     assert code == 2
     assert "key_store" in err and "server.p12" in err
     assert secret not in err
+
+
+async def test_check_validates_the_https_key_store(tmp_path):
+    for store, expected in (
+        ({"type": "PEM", "location": "missing.pem"}, "missing.pem: file not found"),
+        ({"type": "JKS", "location": "k.jks", "password": "x"}, "keytool -importkeystore"),
+    ):
+        path = write_config(tmp_path, {"ports": {"http": 0, "https": 0}, "key_store": store})
+        code, _, err = await run_microgw("check", "-c", str(path))
+        assert code == 2 and "at key_store" in err and expected in err, err
+
+
+async def test_encoded_empty_admin_password_refuses_the_start(tmp_path):
+    path = write_config(tmp_path, {"admin": {"user": "a", "password": "{encoded}"}, "apis": [MOCK_API]})
+    code, _, err = await run_microgw("start", "-c", str(path))
+    assert code == 2 and "admin.password" in err, err
+
+
+async def test_start_and_download_settings_with_only_the_parent_options(gateway, client, tmp_path):
+    parent = await gateway(REPO / "samples" / "fleet" / "parent.yml")
+    child = await gateway(args=("-gw", parent.http, "-gwu", "Administrator", "-gwp", "{encoded}bWFuYWdl"))  # no -c
+    async with client.get(f"{child.http}/gateway/orders/1.0/", headers={"x-Gateway-APIKey": "orders-demo-key"}) as resp:
+        assert resp.status == 200
+    out = tmp_path / "downloaded.yml"
+    code, _, err = await run_microgw(
+        "downloadSettings", "-gw", parent.http, "-gwu", "Administrator", "-out", str(out), env={"MCGW_API_GATEWAY_PASSWORD": "{encoded}bWFuYWdl"}
+    )
+    assert code == 0, err
+    code, _, err = await run_microgw("check", "-c", str(out))
+    assert code == 0 and "configuration OK: 2 APIs" in err, err
+    code, _, err = await run_microgw("start")
+    assert code == 2 and "start needs -c FILE, or -gw URL" in err

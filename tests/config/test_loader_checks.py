@@ -1,0 +1,214 @@
+"""Layered files, {encoded} before validation, environment paths and types, overlays (rewrites,
+auth servers replaced by issuer, files not re-read) and the cross-checks of the loader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from microgw.config.errors import ConfigError
+from microgw.config.loader import load_settings
+
+HASH_OK = "scrypt$15$8$1$c2FsdHNhbHRzYWx0c2FsdA$" + "A" * 43
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def problems(exc: pytest.ExceptionInfo) -> list[str]:
+    return [str(p) for p in exc.value.problems]
+
+
+def load(tmp_path, text: str, **kwargs):
+    return load_settings([write(tmp_path, "c.yml", text)], environ=kwargs.pop("environ", {}), **kwargs)
+
+
+def refused(tmp_path, text: str, **kwargs) -> list[str]:
+    with pytest.raises(ConfigError) as exc:
+        load(tmp_path, text, **kwargs)
+    return problems(exc)
+
+
+# --- files layered ----------------------------------------------------------------------------
+
+def test_a_file_may_override_part_of_a_mapping(tmp_path):
+    a = write(tmp_path, "a.yml", "admin: {user: admin, password: '{encoded}bWFuYWdl'}\nkey_store: {location: cert.pem, password: old}\n")
+    b = write(tmp_path, "b.yml", "admin:\n  password: '{encoded}c2VjcmV0'\nkey_store:\n  password: new\n")
+    settings = load_settings([a, b], environ={}).settings
+    assert (settings.admin.user, settings.admin.password) == ("admin", "secret")
+    assert settings.key_store.password == "new"
+    with pytest.raises(ConfigError) as exc:  # alone, b.yml misses what a.yml gave
+        load_settings([b], environ={})
+    assert problems(exc) == [f"{b}:1 at admin: 'user' is a required property", f"{b}:3 at key_store: 'location' is a required property"]
+
+
+def test_a_wrong_value_in_an_overridden_file_is_still_reported(tmp_path):
+    a = write(tmp_path, "a.yml", "ports: {http: 1}\ntypo: 1\n")
+    b = write(tmp_path, "b.yml", "ports: {http: 2}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_settings([a, b], environ={})
+    assert problems(exc) == [f"{a}: Additional properties are not allowed ('typo' was unexpected)"]
+
+
+def test_a_key_written_twice_is_an_error(tmp_path):
+    found = refused(tmp_path, "ports:\n  http: 4999\napis: []\nports:\n  http: 5000\n")
+    assert found == [f"{tmp_path / 'c.yml'}:4: key 'ports' is written twice in one mapping (first on line 1)"]
+    found = refused(tmp_path, "ports: {http: 1, http: 2}\n")
+    assert "key 'http' is written twice" in found[0]
+
+
+# --- {encoded} -----------------------------------------------------------------------------------
+
+def test_encoded_values_are_validated_decoded(tmp_path):
+    found = refused(tmp_path, "admin: {user: a, password: '{encoded}'}\nextended_settings: {apiKeyHeader: '{encoded}'}\n")
+    path = tmp_path / "c.yml"
+    assert found == [
+        f"{path}:1 at admin.password: invalid value (not shown, it is a secret): expected minLength 1",
+        f"{path}:2 at extended_settings.apiKeyHeader: '' should be non-empty",
+    ]
+
+
+def test_bad_encoded_value_in_the_environment_names_the_variable(tmp_path):
+    found = refused(tmp_path, "ports: {http: 1}\n", environ={"mcgw_api_gateway_password": "{encoded}@@"})
+    assert found == ["environment variable mcgw_api_gateway_password at api_gateway.password: an {encoded} value must be base64 of UTF-8 text"]
+
+
+def test_encoded_command_line_value_is_decoded(tmp_path):
+    settings = load(tmp_path, "ports: {http: 1}\n", overrides={"api_gateway": {"url": "h:1", "password": "{encoded}bWFuYWdl"}}).settings
+    assert settings.parent.password == "manage"
+
+
+# --- environment -----------------------------------------------------------------------------
+
+def test_environment_reaches_issuer_and_security_settings(tmp_path):
+    settings = load(tmp_path, "ports: {http: 1}\n", environ={
+        "mcgw_issuer_issuer": "https://gw.example", "mcgw_issuer_https_only": "false", "mcgw_security_settings_clock_skew": "30",
+    }).settings
+    assert settings.issuer.issuer == "https://gw.example" and settings.issuer.https_only is False
+    assert settings.security.clock_skew == 30
+
+
+def test_environment_value_types(tmp_path):
+    loaded = load(tmp_path, "ports: {http: 1, https: 2}\nkey_store: {location: k.pem}\n", environ={
+        "mcgw_key_store_password": "1234",  # ["string", "null"]: stays text
+        "mcgw_ports_http": "null",  # nullable: turned off
+        "mcgw_extended_settings_pg_JWT_isHTTPS": "false",
+        "mcgw_extended_settings_someVendorSetting": "x",  # free names of the vendor
+    })
+    settings = loaded.settings
+    assert settings.key_store.password == "1234"
+    assert settings.server.http_port is None
+    assert settings.jwt_endpoint_https_only is False
+    assert settings.extended_settings["someVendorSetting"] == "x"
+    assert loaded.warnings == ()
+
+
+# --- overlays ------------------------------------------------------------------------------------
+
+def test_endpoint_rewrites_of_the_settings_being_loaded_apply_to_overlay_apis_only(tmp_path):
+    path = write(tmp_path, "c.yml", "endpoint_rewrites: {'https://prod.example.com': 'http://127.0.0.1:1'}\napis: [{name: own, version: '1', endpoint: 'https://prod.example.com/own'}]\n")
+    overlay = ("parent gateway x", {"apis": [{"name": "p", "version": "1", "endpoint": "https://prod.example.com/p"}]})
+    settings = load_settings([path], environ={}, overlays=[overlay]).settings
+    assert {a.name: a.endpoint for a in settings.apis} == {"own": "https://prod.example.com/own", "p": "http://127.0.0.1:1/p"}
+    assert overlay[1]["apis"][0]["endpoint"] == "https://prod.example.com/p"  # the caller's document is not changed
+
+
+def test_downloaded_auth_server_replaces_the_yaml_server_of_the_same_issuer(tmp_path):
+    path = write(tmp_path, "c.yml", """
+security_settings:
+  auth_servers:
+    - {id: central, localIntrospectionConfig: {issuer: parent-iss, jwksuri: 'http://p/jwks'}}
+apis: [{name: a, version: '1', mock: {}, policies: {jwt: {auth_servers: [central]}}}]
+""")
+    downloaded = {"security_settings": {"auth_servers": [{"id": "parent-local", "localIntrospectionConfig": {"issuer": "parent-iss", "jwksuri": "http://p/rest/pub/apigateway/jwt/certs"}}]}}
+    loaded = load_settings([path], environ={}, overlays=[("parent gateway p", downloaded)])
+    assert [s.id for s in loaded.settings.security.auth_servers] == ["parent-local"]
+    assert loaded.settings.apis[0].policies["jwt"]["auth_servers"] == ["parent-local"]
+    assert any("overrides security_settings.auth_servers item central with parent-local" in w for w in loaded.warnings)
+
+
+def test_given_file_sources_are_not_read_again(tmp_path):
+    path = write(tmp_path, "c.yml", "apis: [{name: a, version: '1', mock: {}}]\n")
+    first = load_settings([path], environ={})
+    path.write_text("apis: [{name: a, version: '1'\n")  # someone is still editing
+    again = load_settings([path], environ={}, files=first.files, overlays=[("parent", {"apis": [{"name": "b", "version": "1", "mock": {}}]})])
+    assert [a.name for a in again.settings.apis] == ["a", "b"]
+    with pytest.raises(ConfigError):
+        load_settings([path], environ={})
+
+
+# --- cross-checks ----------------------------------------------------------------------------
+
+def test_references_the_parent_may_resolve_are_warnings_while_downloading(tmp_path):
+    text = """
+api_gateway: {url: 'http://127.0.0.1:1', download_settings: true}
+apis:
+  - name: a
+    version: '1'
+    mock: {}
+    policies:
+      jwt: {auth_servers: [parent-local]}
+      identify: {rules: [apiKey], lookup: relax, default_application: orders-app}
+applications:
+  - {id: x, strategies: [{id: s, type: JWT_HSA, secret: eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHg=, audience: a, authServerAlias: parent-local}]}
+"""
+    loaded = load(tmp_path, text)
+    assert sum("it may come from the parent gateway" in w for w in loaded.warnings) == 3
+    found = refused(tmp_path, text.replace("download_settings: true", "download_settings: false"))
+    assert len(found) == 3 and any("no auth server with id 'parent-local'" in p for p in found)
+
+
+def test_duplicate_api_ids_are_refused(tmp_path):
+    found = refused(tmp_path, "apis:\n  - {name: a, version: '1', id: same, mock: {}}\n  - {name: b, version: '1', id: same, mock: {}}\n")
+    assert found == [f"{tmp_path / 'c.yml'}:3 at apis[1].id: API id 'same' is already used by API a version 1"]
+
+
+def test_hmac_strategy_must_name_an_existing_auth_server_by_id_or_name(tmp_path):
+    app = "applications:\n  - {id: app, strategies: [{id: s1, type: JWT_HSA, secret: eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHg=, audience: a, authServerAlias: %s}]}\n"
+    found = refused(tmp_path, "issuer: {issuer: me}\n" + app % "oauth")
+    assert found == [f"{tmp_path / 'c.yml'}:3 at applications[0].strategies[0].authServerAlias: no auth server with id or name 'oauth'; the strategy's secret would verify nothing"]
+    servers = "security_settings:\n  auth_servers:\n    - {id: a1, name: OAuth Server, localIntrospectionConfig: {issuer: https://o}}\n"
+    settings = load(tmp_path, servers + app % "'OAuth Server'").settings  # by name, as the vendor writes it
+    from microgw.runtime import build_runtime
+
+    server = build_runtime(settings).services.validator.server_for_issuer("https://o")
+    assert [s.description for s in server.key_sources] == ["application:app"]
+
+
+def test_auth_server_with_keys_but_no_issuer_is_a_config_problem(tmp_path):
+    found = refused(tmp_path, "security_settings:\n  auth_servers:\n    - {id: x, localIntrospectionConfig: {jwksuri: 'http://127.0.0.1:1/jwks'}}\n")
+    assert found == [f"{tmp_path / 'c.yml'}:3 at security_settings.auth_servers[0].localIntrospectionConfig: auth server 'x' has keys but no issuer; tokens are matched to servers by `iss`"]
+
+
+def test_admin_password_hash_format_is_checked(tmp_path):
+    found = refused(tmp_path, "admin: {user: a, password: 'scrypt$15$8$1$bad'}\n")
+    assert len(found) == 1 and found[0].startswith(f"{tmp_path / 'c.yml'}:1 at admin.password: expected scrypt$")
+
+
+@pytest.mark.parametrize("url", ["ftp://central:5555", "http://", "http://:80/x"])
+def test_parent_url_is_validated(tmp_path, url):
+    found = refused(tmp_path, f"api_gateway: {{url: '{url}', download_settings: true}}\n")
+    assert len(found) == 1 and found[0].startswith(f"{tmp_path / 'c.yml'}:1 at api_gateway.url: not a parent gateway URL")
+
+
+def test_clock_skew_of_an_auth_server_is_a_number_reported_at_its_path(tmp_path):
+    text = "security_settings:\n  auth_servers:\n    - id: a\n      localIntrospectionConfig: {issuer: x, useLocalClockSkew: true, description: %s}\n"
+    found = refused(tmp_path, text % "abc")
+    assert found == [f"{tmp_path / 'c.yml'}:4 at security_settings.auth_servers[0].localIntrospectionConfig.description: localIntrospectionConfig.description holds the clock skew (the vendor's naming): a whole number of seconds"]
+    assert load(tmp_path, text % "'120'").settings.security.auth_servers[0].clock_skew == 120
+
+
+def test_remote_introspection_is_accepted_with_a_warning(tmp_path):
+    loaded = load(tmp_path, """
+security_settings:
+  auth_servers:
+    - id: remote
+      localIntrospectionConfig: {issuer: https://is.example}
+      remoteIntrospectionConfig: {introspectionEndpoint: 'http://127.0.0.1:7777/introspect', clientId: c, clientSecret: s}
+apis: [{name: a, version: '1', mock: {}, policies: {jwt: {auth_servers: [remote]}}}]
+""")
+    assert loaded.warnings == (f"{tmp_path / 'c.yml'}:6 at security_settings.auth_servers[0].remoteIntrospectionConfig: remote introspection (RFC 7662) is not supported yet; this auth server validates nothing",)
