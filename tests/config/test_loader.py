@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
@@ -10,14 +9,7 @@ from microgw.config.errors import ConfigError
 from microgw.config.loader import load_settings
 
 
-def write(folder: Path, name: str, text: str) -> Path:
-    path = folder / name
-    path.write_text(text)
-    return path
-
-
-def problems(exc: pytest.ExceptionInfo) -> list[str]:
-    return [str(p) for p in exc.value.problems]
+from support.configs import problems, write  # noqa: E402
 
 
 def test_defaults_and_vendor_sample(tmp_path):

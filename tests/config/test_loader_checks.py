@@ -3,7 +3,6 @@ auth servers replaced by issuer, files not re-read) and the cross-checks of the 
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
@@ -13,14 +12,7 @@ from microgw.config.loader import load_settings
 HASH_OK = "scrypt$15$8$1$c2FsdHNhbHRzYWx0c2FsdA$" + "A" * 43
 
 
-def write(folder: Path, name: str, text: str) -> Path:
-    path = folder / name
-    path.write_text(text)
-    return path
-
-
-def problems(exc: pytest.ExceptionInfo) -> list[str]:
-    return [str(p) for p in exc.value.problems]
+from support.configs import problems, write  # noqa: E402
 
 
 def load(tmp_path, text: str, **kwargs):

@@ -9,10 +9,10 @@ import signal
 import time
 
 import yaml
-from aiohttp import web
 
 from support import basic_auth
 from support.gateway import REPO, run_microgw, write_config
+from support.parent import FakeParent
 from support.vendor_archive import action, api_doc, identify, routing, v, vendor_archive
 
 FLEET = REPO / "samples" / "fleet"
@@ -127,43 +127,9 @@ async def test_parent_gone_sidecars_keep_serving_and_restart_from_disk(gateway, 
         assert "parent unreachable" in (await resp.json())["parent"]["state"]
 
 
-class FakeParent:
-    """A parent that answers whatever the test sets, to show that bad downloads are refused whole."""
-
-    def __init__(self, apps: list) -> None:
-        self.apps = apps
-        self.runner = None
-        self.port = 0
-
-    async def start(self):
-        async def alias(request):
-            return web.json_response({"alias": []})
-
-        async def strategies(request):
-            return web.json_response({"strategies": []})
-
-        async def apps(request):
-            return web.json_response({"applications": self.apps})
-
-        async def apis(request):
-            return web.json_response({"apiResponse": []})
-
-        app = web.Application()
-        app.router.add_get("/rest/apigateway/alias", alias)
-        app.router.add_get("/rest/apigateway/strategies", strategies)
-        app.router.add_get("/rest/apigateway/applications", apps)
-        app.router.add_get("/rest/apigateway/apis", apis)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
-        return self
-
-
 async def test_invalid_download_is_refused_and_old_settings_stay(gateway, client, tmp_path):
     good = [{"id": "a", "name": "A", "api_keys": ["key-a"], "apis": ["orders"]}]
-    fake = await FakeParent(good).start()
+    fake = await FakeParent(applications={"applications": good}).start()
     try:
         config = {
             "api_gateway": {"url": f"127.0.0.1:{fake.port}", "download_settings": True},
@@ -173,15 +139,15 @@ async def test_invalid_download_is_refused_and_old_settings_stay(gateway, client
         gw = await gateway(config)
         assert await status(client, f"{gw.http}/gateway/orders/1.0/", {"x-Gateway-APIKey": "key-a"}) == 200
         # the same API key held by two applications: the whole download must be refused
-        fake.apps = good + [{"id": "b", "name": "B", "api_keys": ["key-a"]}, {"id": "c", "name": "C", "api_keys": ["key-c"], "apis": ["orders"]}]
+        fake.answers["applications"] = {"applications": good + [{"id": "b", "name": "B", "api_keys": ["key-a"]}, {"id": "c", "name": "C", "api_keys": ["key-c"], "apis": ["orders"]}]}
         await gw.wait_for_log("refused the settings downloaded from the parent")
         assert await status(client, f"{gw.http}/gateway/orders/1.0/", {"x-Gateway-APIKey": "key-a"}) == 200
         assert await status(client, f"{gw.http}/gateway/orders/1.0/", {"x-Gateway-APIKey": "key-c"}) == 401
         # a good one is applied again
-        fake.apps = good + [{"id": "c", "name": "C", "api_keys": ["key-c"], "apis": ["orders"]}]
+        fake.answers["applications"] = {"applications": good + [{"id": "c", "name": "C", "api_keys": ["key-c"], "apis": ["orders"]}]}
         await eventually(lambda: _is(client, f"{gw.http}/gateway/orders/1.0/", {"x-Gateway-APIKey": "key-c"}, 200))
     finally:
-        await fake.runner.cleanup()
+        await fake.stop()
 
 
 async def test_sighup_with_broken_yaml_keeps_serving(gateway, client, tmp_path):

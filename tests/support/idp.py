@@ -12,6 +12,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwcrypto import jwk
 
+from support.loopback import LoopbackServer
+
 
 def rsa_key():
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -27,7 +29,7 @@ def public_jwk(private_key, kid: str, alg: str) -> dict:
     return {**json.loads(key.export_public()), "kid": kid, "alg": alg, "use": "sig"}
 
 
-class IdentityProvider:
+class IdentityProvider(LoopbackServer):
     """Holds signing keys by kid, serves ``/jwks`` (counting fetches), and mints tokens with PyJWT."""
 
     def __init__(self, issuer: str = "https://idp.test") -> None:
@@ -35,8 +37,6 @@ class IdentityProvider:
         self.keys: dict[str, tuple[object, str]] = {}  # kid -> (private key, alg)
         self.fetches = 0
         self.available = True
-        self.runner: web.AppRunner | None = None
-        self.port = 0
 
     def add_key(self, kid: str, alg: str = "RS256", key=None):
         key = key or (ec_key() if alg.startswith("ES") else rsa_key())
@@ -65,19 +65,10 @@ class IdentityProvider:
             return web.Response(status=503)
         return web.json_response(self.jwks())
 
-    async def start(self) -> "IdentityProvider":
+    def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/jwks", self._serve)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self) -> None:
-        if self.runner:
-            await self.runner.cleanup()
+        return app
 
 
 def auth_server(server_id: str, issuer: str, jwks_uri: str | None = None, **local) -> dict:

@@ -6,10 +6,12 @@ import json
 
 from aiohttp import web
 
+from support.loopback import LoopbackServer
+
 EMPTY = {"alias": {"alias": []}, "strategies": {"strategies": []}, "applications": {"applications": []}, "apis": {"apiResponse": []}}
 
 
-class FakeParent:
+class FakeParent(LoopbackServer):
     """``answers[name]`` is the JSON (or bytes) served at ``<prefix>/rest/apigateway/<name>``;
     ``archives[api id]`` the zip served for ``archive?apis=<id>``; ``extra[path]`` any other JSON.
     ``hits`` counts requests by name."""
@@ -20,8 +22,6 @@ class FakeParent:
         self.archives: dict[str, bytes] = {}
         self.extra: dict[str, object] = {}
         self.hits: dict[str, int] = {}
-        self.runner: web.AppRunner | None = None
-        self.port = 0
 
     @property
     def url(self) -> str:
@@ -45,16 +45,7 @@ class FakeParent:
             return self._body(self.answers[name])
         return web.Response(status=404)
 
-    async def start(self) -> "FakeParent":
+    def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/{tail:.*}", self._handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
+        return app

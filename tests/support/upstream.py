@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 
 from aiohttp import web
 
+from support.loopback import LoopbackServer
 
-class Upstream:
+
+class Upstream(LoopbackServer):
     """Endpoints: ``/echo/...`` (JSON of the request), ``/sink`` (hashes a streamed body),
     ``/stream?size=N`` (streams N bytes, chunked), ``/slow?delay=S``, ``/reset`` (cuts the
     connection), ``/status/N``. ``received`` keeps every request's method, path and headers."""
 
     def __init__(self) -> None:
         self.received: list[dict] = []
-        self.runner: web.AppRunner | None = None
-        self.port = 0
-        self.ssl_context = None
 
     @property
     def url(self) -> str:
@@ -83,7 +81,7 @@ class Upstream:
         self._record(request)
         return web.Response(status=int(request.match_info["code"]), text="status")
 
-    async def start(self, ssl_context=None) -> "Upstream":
+    def build_app(self) -> web.Application:
         app = web.Application(client_max_size=1 << 30)
         app.router.add_route("*", "/echo{tail:.*}", self.echo)
         app.router.add_route("*", "/sink", self.sink)
@@ -91,18 +89,5 @@ class Upstream:
         app.router.add_get("/slow", self.slow)
         app.router.add_get("/reset", self.reset)
         app.router.add_route("*", "/status/{code}", self.status)
-        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
-        await self.runner.setup()
-        self.ssl_context = ssl_context
-        site = web.TCPSite(self.runner, "127.0.0.1", 0, ssl_context=ssl_context)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
-        return self
+        return app
 
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
-
-
-def last_json(upstream: Upstream) -> dict:
-    return json.loads(json.dumps(upstream.received[-1]))
