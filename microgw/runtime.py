@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ssl
 import time
+from pathlib import Path
 
 import aiohttp
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from microgw.config.errors import ConfigError, ConfigProblem
 from microgw.config.model import ApiConfig, Settings
 from microgw.applications.index import ApplicationIndex
 from microgw.config.security import LOCAL_SERVER_ID
-from microgw.keys.providers import KeyProblem, key_sources, signing_keyring
+from microgw.keys.providers import KeyFolderWatcher, KeyProblem, key_sources, signing_keyring
 from microgw.keys.static import StaticKeySource
 from microgw.keys.signing import KeyringRef
 from microgw.keys.tls import TlsConfigError, client_context
@@ -136,10 +137,13 @@ def _security_services(settings: Settings, client_ssl: ssl.SSLContext, previous:
             validator = TokenValidator(servers, default_skew=security.clock_skew, cache=cache, max_token_length=security.max_token_length)
         except ValueError as exc:
             raise KeyProblem("security_settings.auth_servers", str(exc)) from None
+    background: list = list(remotes)
+    if keyring is not None and settings.issuer.key_alias is None:  # managed keys: follow rotations
+        background.append(KeyFolderWatcher(keyring, Path(settings.state_dir) / "keys"))
     return Services(
         settings=settings,
         client_ssl=client_ssl,
-        background=tuple(remotes),
+        background=tuple(background),
         validator=validator,
         keyring=keyring,
         issuer=issuer,

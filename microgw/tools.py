@@ -60,7 +60,7 @@ def _keys(args: argparse.Namespace) -> int:
         status = "retired" if record.retired else "signing" if record.kid in signing else "published"
         print(f"{record.kid:<43}  {record.alg:<6}  {record.created_at.isoformat(timespec='seconds'):<25}  {status}")
     if args.keys_command != "list":
-        print(f"changed {folder.path}: running gateways use it after a restart or reload (SIGHUP)", file=sys.stderr)
+        print(f"changed {folder.path}: running gateways using it follow within seconds (they watch it; also on restart or reload)", file=sys.stderr)
     return 0
 
 

@@ -81,6 +81,57 @@ def signing_keyring(settings: Settings) -> KeyringRef | None:
     return KeyringRef(keyring)
 
 
+class KeyFolderWatcher:
+    """Picks up `microgw keys add/retire` (or another instance's rotation) without a reload.
+
+    Polls the manifest's change marker every few seconds off the event loop; a changed, readable
+    keyring is swapped into the issuer's reference, a broken one is logged and ignored.
+    """
+
+    description = "managed signing keys"
+    ready = True
+
+    def __init__(self, ref: KeyringRef, folder: Path, interval: float = 5.0) -> None:
+        self.ref = ref
+        self.folder = KeyStateDir(folder)
+        self.interval = interval
+        self._seen = self.folder.version()
+        self._task = None
+
+    async def start(self) -> None:
+        import asyncio
+
+        self._task = asyncio.create_task(self._run())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def _run(self) -> None:
+        import asyncio
+
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.check()
+
+    async def check(self) -> bool:
+        import asyncio
+
+        version = await asyncio.to_thread(self.folder.version)
+        if version == self._seen:
+            return False
+        try:
+            keyring = await asyncio.to_thread(self.folder.load)
+        except Exception as exc:  # a half-written or broken folder: keep signing with what we have
+            log.error("managed signing keys changed but cannot be loaded (%s); keeping the current ones", exc)
+            return False
+        self._seen = version
+        self.ref.swap(keyring)
+        log.info("managed signing keys reloaded: %s signs, %d published", keyring.current.kid, len(keyring.published))
+        return True
+
+
 class FallbackKeySource:
     """A remote JWKS with keys kept beside it (``jwks_inline``) for the time it has never answered.
 
