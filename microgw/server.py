@@ -181,7 +181,7 @@ class Gateway:
         app.on_response_prepare.append(_server_header)
         app.add_routes(admin.routes(self))
         app.add_routes(self.extra_routes())
-        app.router.add_route(ALL_METHODS, GATEWAY_PREFIX + "{tail:[\\s\\S]*}", self.handle_gateway)
+        app.router.add_route(ALL_METHODS, GATEWAY_PREFIX + "{tail:[\\s\\S]*}", self.handle_gateway, expect_handler=_defer_continue)
         app.router.add_route(ALL_METHODS, "/{tail:[\\s\\S]*}", self.handle_unknown)
         self._runner = web.AppRunner(
             app,
@@ -278,6 +278,8 @@ class Gateway:
             request["microgw"] = ctx
             for stage in route.stages:
                 await stage.apply(ctx)
+            if request.headers.get("Expect", "").lower() == "100-continue":
+                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # only once the policies passed
             if route.upstream is None:
                 response = await mock.answer(ctx)
             else:
@@ -295,6 +297,11 @@ class Gateway:
         return response
 
     async def handle_unknown(self, request: web.Request) -> web.Response:
+        allowed = sorted(
+            {route.method for resource in request.app.router.resources() if resource.get_info().get("path") == request.path for route in resource}
+        )
+        if allowed:
+            return error_response(GatewayError(405, "method_not_allowed", f"Method {request.method} is not allowed", headers={"Allow": ", ".join(allowed)}))
         if request.path.startswith(admin.PREFIX + "/") or request.path.startswith("/rest/"):
             return error_response(GatewayError(404, "not_found", "No such endpoint"))
         return error_response(not_found())
@@ -309,6 +316,11 @@ class Gateway:
 
     def runtime_assets(self) -> dict[str, Any]:
         return {}
+
+
+async def _defer_continue(request: web.Request) -> None:
+    """Answer ``Expect: 100-continue`` only after the policies passed (handle_gateway does it), so a
+    client that would be refused never sends its body."""
 
 
 async def _server_header(request: web.Request, response: web.StreamResponse) -> None:

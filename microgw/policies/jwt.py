@@ -77,6 +77,8 @@ class TokenReader:
             if self.lower == "authorization":
                 token = parse_bearer(values[0])
                 if token is None:
+                    if values[0].strip().lower() == "bearer":  # the scheme with nothing after it
+                        raise GatewayError(400, "invalid_request", "The bearer token is empty", challenge="Bearer", bearer_error="invalid_request")
                     return None  # another scheme (Basic, ...) is not a bearer token
                 return token
             return values[0].strip() or None

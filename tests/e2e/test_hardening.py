@@ -121,3 +121,35 @@ async def test_suspended_default_application_is_refused(gateway, client, tmp_pat
     gw = await gateway(write_config(tmp_path, config, "relax.yml"))
     async with client.get(f"{gw.http}/gateway/r/1/") as resp:
         assert resp.status == 403
+
+
+async def test_http_details(gateway, upstream, client):
+    gw = await gateway({"apis": [api("pets", f"{upstream.url}/sink", policies={"jwt": {}})], "issuer": {"issuer": "t"}})
+    # a wrong method on a built-in endpoint is 405 with Allow, as JSON
+    async with client.post(f"{gw.http}/rest/microgateway/status") as resp:
+        assert resp.status == 405 and resp.headers["Allow"] == "GET, HEAD"
+        assert (await resp.json())["code"] == "method_not_allowed"
+    # an empty bearer token is a malformed request (RFC 6750 §3.1)
+    async with client.get(f"{gw.http}/gateway/pets/1.0/", headers={"Authorization": "Bearer "}) as resp:
+        assert resp.status == 400
+        assert 'error="invalid_request"' in resp.headers["WWW-Authenticate"]
+    # Expect: 100-continue is not granted to a request the policies refuse
+    answer = await raw_request(
+        gw.ports["http"],
+        b"POST /gateway/pets/1.0/ HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+    )
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:40]
+    assert upstream.received == []
+
+
+async def test_expect_100_continue_is_granted_after_the_policies(gateway, upstream):
+    gw = await gateway({"apis": [api("files", f"{upstream.url}/sink")]})
+    reader, writer = await asyncio.open_connection("127.0.0.1", gw.ports["http"])
+    writer.write(b"POST /gateway/files/1.0 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
+    await writer.drain()
+    interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    assert interim.startswith(b"HTTP/1.1 100 Continue")
+    writer.write(b"hello")
+    answer = await asyncio.wait_for(reader.read(65536), 10)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 200") and b'"size":5' in answer.replace(b" ", b"")
