@@ -179,3 +179,29 @@ async def test_start_and_download_settings_with_only_the_parent_options(gateway,
     assert code == 0 and "configuration OK: 2 APIs" in err, err
     code, _, err = await run_microgw("start")
     assert code == 2 and "start needs -c FILE, or -gw URL" in err
+
+
+async def test_reload_command_applies_a_changed_file(gateway, client, tmp_path):
+    import asyncio
+    import sys
+
+    from support.gateway import REPO
+
+    path = write_config(tmp_path, {"admin": {"user": "ops", "password": "{encoded}" + base64.b64encode(b"pw").decode()}, "apis": [MOCK_API]}, "live.yml")
+    gw = await gateway(path)
+    path.write_text(path.read_text().replace("hi: true", "hi: false"))
+
+    async def reload(password: bytes) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "microgw", "reload", "--url", gw.http, "--user", "ops", "--password-stdin",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=str(REPO),
+        )
+        _, err = await asyncio.wait_for(proc.communicate(password + b"\n"), 30)
+        return proc.returncode, err.decode()
+
+    code, err = await reload(b"wrong")
+    assert code == 1 and "401" in err
+    code, err = await reload(b"pw")
+    assert code == 0, err
+    async with client.get(f"{gw.http}/gateway/hello/1.0/") as resp:
+        assert await resp.json() == {"hi": False}
