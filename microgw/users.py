@@ -30,11 +30,7 @@ from microgw.keys import passwords
 
 log = logging.getLogger("microgw.users")
 
-HASHED_PREFIXES = (passwords.SCRYPT_PREFIX + "$", passwords.PBKDF2_PREFIX + "$")
-
-
-def is_hashed(stored: str) -> bool:
-    return stored.startswith(HASHED_PREFIXES)
+is_hashed = passwords.is_hashed
 
 
 class UserDirectory:

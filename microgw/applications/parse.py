@@ -288,17 +288,22 @@ def _build(drafts: list[_Draft]) -> tuple[tuple[Application, ...], list[Problem]
     return tuple(apps), problems, warnings
 
 
-def _ranges(draft: _Draft, problems: list[Problem]):
+def _parsed_once(items: list[tuple[list, Any]], parse_one, problems: list[Problem]):
+    """Each item parsed (ValueError -> a problem at its path), duplicates dropped, order kept."""
     seen = set()
-    for path, text in draft.ip_ranges:
+    for path, raw in items:
         try:
-            rng = parse_range(text)
+            value = parse_one(raw)
         except ValueError as exc:
             problems.append((path, str(exc)))
             continue
-        if rng not in seen:
-            seen.add(rng)
-            yield rng
+        if value not in seen:
+            seen.add(value)
+            yield value
+
+
+def _ranges(draft: _Draft, problems: list[Problem]):
+    return _parsed_once(draft.ip_ranges, parse_range, problems)
 
 
 def _hostnames(draft: _Draft, problems: list[Problem]):
@@ -311,16 +316,7 @@ def _hostnames(draft: _Draft, problems: list[Problem]):
 
 
 def _claim_sets(draft: _Draft, problems: list[Problem]):
-    seen = set()
-    for path, mapping in draft.claim_sets:
-        try:
-            claim_set = ClaimSet.of(mapping)
-        except ValueError as exc:
-            problems.append((path, str(exc)))
-            continue
-        if claim_set not in seen:
-            seen.add(claim_set)
-            yield claim_set
+    return _parsed_once(draft.claim_sets, ClaimSet.of, problems)
 
 
 def _strategy(

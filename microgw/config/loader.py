@@ -29,11 +29,11 @@ from microgw.config.model import (
     StoreConfig,
 )
 from microgw.config import security as sec
-from microgw.config.ids import api_id
+from microgw.keys.passwords import is_hashed
+from microgw.config.ids import api_id, version_text
 from microgw.config.secrets import decode_encoded_values
 from microgw.config.sources import Source, combine, command_line_source, env_source, file_sources, merge, origin
 
-HASHED_PREFIXES = ("scrypt$", "pbkdf2_sha256$")
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)i?b?\s*$", re.IGNORECASE)
 
 
@@ -101,7 +101,7 @@ def load_settings(
     if builder.problems:
         raise ConfigError(builder.problems)
     warnings += builder.warnings
-    warnings += [f"user {u.name!r} has a plain-text password: for trying only, use `microgw hash-password`" for u in settings.users if not u.password.startswith(HASHED_PREFIXES)]
+    warnings += [f"user {u.name!r} has a plain-text password: for trying only, use `microgw hash-password`" for u in settings.users if not is_hashed(u.password)]
     return Loaded(settings, tuple(warnings), tuple(sources))
 
 
@@ -166,7 +166,7 @@ class _Builder:
         extended = MappingProxyType(dict(data.get("extended_settings", {})))
         issuer = self.issuer(data, security, keystores, extended)
         users = self.users(data)
-        if admin and admin["password"].startswith(HASHED_PREFIXES):
+        if admin and is_hashed(admin["password"]):
             self.check_hash(["admin", "password"], admin["password"])
         applications = self.applications(data)
         apis = self.apis(data.get("apis", []), data.get("aliases", {}))
@@ -344,7 +344,7 @@ class _Builder:
             if user.name in seen:
                 self.fail(["users", index, "name"], f"user {user.name!r} is defined twice")
             seen.add(user.name)
-            if user.password.startswith(HASHED_PREFIXES):
+            if is_hashed(user.password):
                 self.check_hash(["users", index, "password"], user.password)
         return users
 
@@ -428,7 +428,7 @@ class _Builder:
     def api(self, item: dict) -> ApiConfig:
         timeouts = item.get("timeouts", {})
         methods = item.get("methods")
-        version = _version_text(item["version"])
+        version = version_text(item["version"])
         return ApiConfig(
             id=item.get("id") or api_id(item["name"], version),
             name=item["name"],
@@ -462,9 +462,6 @@ def _origin(url: str) -> str:
     return f"{scheme.lower()}://{rest.lower()}"
 
 
-def _version_text(version: Any) -> str:
-    """YAML reads ``1.0`` as a float; the URL segment is the text the user wrote, e.g. ``1.0``."""
-    return version if isinstance(version, str) else repr(version) if isinstance(version, float) else str(version)
 
 
 def _mock(data: dict) -> MockConfig:

@@ -16,6 +16,8 @@ from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
+from microgw.config.secrets import SECRET_NAMES as _SECRET_NAMES
+
 ID_PREFIX = "https://schemas.microgw.dev/"
 
 
@@ -45,7 +47,6 @@ def _validator(kind: str) -> Draft202012Validator:
     return Draft202012Validator(schema(kind), registry=_registry())
 
 
-_SECRET_NAMES = frozenset({"password", "secret", "clientsecret", "client_secret", "key_password"})
 
 
 def _describe(error: ValidationError) -> tuple[list, str]:

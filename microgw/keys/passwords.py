@@ -33,6 +33,11 @@ from microgw.tokens.b64 import B64Error, b64url_decode, b64url_encode
 SCRYPT_PREFIX = "scrypt"
 PBKDF2_PREFIX = "pbkdf2_sha256"
 
+
+def is_hashed(stored: str) -> bool:
+    """Is a stored password one of our hash formats (else it is plain text, from ``{encoded}``)?"""
+    return stored.startswith((SCRYPT_PREFIX + "$", PBKDF2_PREFIX + "$"))
+
 DEFAULT_LOG2_N = 15
 DEFAULT_R = 8
 DEFAULT_P = 1
