@@ -9,6 +9,7 @@ import sys
 from microgw import __version__
 from microgw.config.errors import ConfigError
 from microgw.config.loader import load_settings
+from microgw.policies.registry import CATALOG
 
 
 def _config_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -142,14 +143,14 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     overrides = _overrides(args)
     try:
-        loaded = load_settings(args.config, overrides=overrides)
+        loaded = load_settings(args.config, policies=CATALOG, overrides=overrides)
         if args.command == "check":
             from microgw.runtime import build_runtime
             from microgw.sync.archive_files import load_archive_files
 
             archives = load_archive_files(loaded.settings)
             if archives:
-                loaded = load_settings(args.config, overrides=overrides, overlays=archives, files=loaded.files)
+                loaded = load_settings(args.config, policies=CATALOG, overrides=overrides, overlays=archives, files=loaded.files)
             build_runtime(loaded.settings)
             _check_https(loaded.settings)
     except ConfigError as exc:

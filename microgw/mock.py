@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from microgw.errors import GatewayError
-from microgw.policies.context import RequestContext
+from microgw.context import RequestContext
 from microgw.proxy import check_declared_length, upstream_headers
 from microgw.responses import json_response
 

@@ -15,7 +15,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from microgw.errors import GatewayError
-from microgw.policies.context import RequestContext
+from microgw.context import RequestContext
 
 log = logging.getLogger("microgw.proxy")
 

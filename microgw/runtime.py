@@ -21,35 +21,15 @@ from microgw.applications.index import ApplicationIndex
 from microgw.config.security import LOCAL_SERVER_ID
 from microgw.keys.providers import KeyFolderWatcher, KeyProblem, key_sources, signing_keyring
 from microgw.keys.static import StaticKeySource
-from microgw.keys.signing import KeyringRef
 from microgw.keys.tls import TlsConfigError, client_context
-from microgw.policies import identify as _identify_policy  # noqa: F401  (registers the policy)
-from microgw.policies import jwt as _jwt_policy  # noqa: F401  (registers the policy)
-from microgw.policies import outbound as _outbound_policy  # noqa: F401  (registers the policy)
-from microgw.policies.identify import HMAC_SOURCE_PREFIX, ReverseDns
-from microgw.policies import pipeline
+from microgw.policies import app_signed, pipeline
 from microgw.policies.transport import TransportStage
+from microgw.services import Services
 from microgw.tokens.cache import VerifiedTokenCache
 from microgw.tokens.issuer import TokenIssuer
 from microgw.tokens.validator import AuthServer, TokenValidator
 from microgw.routing import Route, UpstreamTarget
 from microgw.users import UserDirectory
-
-
-@dataclass(frozen=True)
-class Services:
-    """Shared parts the policies and endpoints use; built once per runtime."""
-
-    settings: Settings
-    client_ssl: ssl.SSLContext
-    background: tuple[Any, ...] = ()  # objects with async start()/close() and a `ready` flag
-    validator: TokenValidator | None = None
-    keyring: KeyringRef | None = None
-    issuer: TokenIssuer | None = None
-    users: UserDirectory = field(default_factory=lambda: UserDirectory({}))  # gateway users, async checks
-    admin_users: UserDirectory = field(default_factory=lambda: UserDirectory({}))  # the admin user alone
-    applications: ApplicationIndex | None = None
-    reverse_dns: Any = None
 
 
 @dataclass(frozen=True)
@@ -150,20 +130,20 @@ def _security_services(settings: Settings, client_ssl: ssl.SSLContext, previous:
         users=UserDirectory({u.name: u.password for u in settings.users}, warn_plain=False),  # the loader warns
         admin_users=UserDirectory({settings.admin.user: settings.admin.password} if settings.admin else {}, warn_plain=False),
         applications=applications,
-        reverse_dns=ReverseDns(),
     )
 
 
 def _hmac_sources(applications: ApplicationIndex) -> dict[str, list]:
     """Applications' JWT_HSA secrets, as key sources of the auth server each strategy names.
 
-    The source is named ``application:<id>`` so a token it verifies identifies that application.
+    The source is named after the application (:func:`app_signed.source_name`) so a token it
+    verifies identifies that application.
     """
     extra: dict[str, list] = {}
     for app, strategy in applications.hmac_strategies():
         server = getattr(strategy, "auth_server", None) or LOCAL_SERVER_ID
         source = StaticKeySource.from_hmac_secret(
-            strategy.secret, source=f"{HMAC_SOURCE_PREFIX}{app.id}", allowed_algs=strategy.algorithms
+            strategy.secret, source=app_signed.source_name(app.id), allowed_algs=strategy.algorithms
         )
         extra.setdefault(server, []).append(source)
     return extra

@@ -23,10 +23,11 @@ from microgw.errors import GatewayError, not_found
 from microgw.keys.tls import TlsConfigError, client_context, server_context
 from microgw.logs import AccessLogger, configure
 from microgw.metrics import Metrics
-from microgw.policies.context import RequestContext
+from microgw.context import RequestContext
 from microgw.proxy import Forwarder
 from microgw.responses import error_response
 from microgw.routing import GATEWAY_PREFIX, split_gateway_path
+from microgw.policies.registry import CATALOG
 from microgw.runtime import Runtime, build_runtime
 
 log = logging.getLogger("microgw")
@@ -83,7 +84,7 @@ class Gateway:
         the files again, so a half-edited file neither blocks a download nor goes live unasked."""
         files = None if reread else self.loaded.files
         return load_settings(
-            self.config_paths, environ=self.environ, overrides=self.overrides, overlays=self._overlays(downloaded), files=files
+            self.config_paths, policies=CATALOG, environ=self.environ, overrides=self.overrides, overlays=self._overlays(downloaded), files=files
         )
 
     async def _build(self, downloaded: dict | None, *, reread: bool = False) -> tuple[Loaded, Runtime]:

@@ -31,6 +31,7 @@ from microgw.config.model import (
 from microgw.config import security as sec
 from microgw.keys.passwords import is_hashed
 from microgw.config.ids import api_id, version_text
+from microgw.config.policy_spec import PolicyCatalog, PolicyChecks
 from microgw.config.secrets import decode_encoded_values
 from microgw.config.sources import Source, combine, command_line_source, env_source, file_sources, merge, origin
 
@@ -61,6 +62,7 @@ def parse_size(value: int | str) -> int:
 def load_settings(
     paths: list[str | Path],
     *,
+    policies: PolicyCatalog,
     environ: Mapping[str, str] | None = None,
     overrides: dict | None = None,
     overlays: list[tuple[str, dict]] | None = None,
@@ -72,6 +74,9 @@ def load_settings(
     ``files``: the file sources of an earlier load (:attr:`Loaded.files`), used instead of reading
     the files again. A running gateway applies downloads over the YAML it was started or last
     reloaded with: a file someone is still editing neither blocks a download nor goes live unasked.
+
+    ``policies``: the policy catalog (``microgw.policies.registry.CATALOG``); each API's policies
+    are parsed into their config objects and cross-checked by it.
     """
     paths = [Path(p) for p in paths]
     problems: list[ConfigProblem] = []
@@ -96,7 +101,7 @@ def load_settings(
     if problems:
         raise ConfigError(problems)
 
-    builder = _Builder(sources)
+    builder = _Builder(sources, policies)
     settings = builder.settings(merged, base_dir=str(paths[0].resolve().parent) if paths else ".")
     if builder.problems:
         raise ConfigError(builder.problems)
@@ -142,8 +147,10 @@ def _problem(sources: list[Source], parts: list, message: str) -> ConfigProblem:
 class _Builder:
     """Builds model objects from the validated dict, collecting semantic problems."""
 
-    def __init__(self, sources: list[Source]) -> None:
+    def __init__(self, sources: list[Source], catalog: PolicyCatalog) -> None:
         self.sources = sources
+        self.catalog = catalog
+        self.api_positions: list[int] = []  # index in the merged `apis` list of each built API
         self.problems: list[ConfigProblem] = []
         self.warnings: list[str] = []
         self.downloading = False  # settings come from a parent too: references may resolve later
@@ -174,7 +181,7 @@ class _Builder:
         self.downloading = parent is not None and parent.download
         strategy_servers = self.check_strategies(data.get("applications") or [], security, issuer)
         self.check_auth_servers(security, issuer, strategy_servers)
-        self.check_policies(data.get("apis", []), security, issuer, applications)
+        self.check_policies(apis, security, issuer, applications)
         return Settings(
             server=server,
             apis=apis,
@@ -348,27 +355,19 @@ class _Builder:
                 self.check_hash(["users", index, "password"], user.password)
         return users
 
-    def check_policies(self, items: list[dict], security: sec.SecurityConfig, issuer, applications: tuple) -> None:
-        known = {s.id for s in security.auth_servers} | ({sec.LOCAL_SERVER_ID} if issuer else set())
-        app_ids = {app.id for app in applications}
-        for index, item in enumerate(items):
-            policies = item.get("policies") or {}
-            where = ["apis", index, "policies"]
-            for position, server in enumerate((policies.get("jwt") or {}).get("auth_servers", [])):
-                if server not in known:
-                    self.fail_or_warn([*where, "jwt", "auth_servers", position], f"no auth server with id {server!r}")
-            identify = policies.get("identify") or {}
-            default = identify.get("default_application")
-            if default is not None and default not in app_ids:
-                self.fail_or_warn([*where, "identify", "default_application"], f"no application with id {default!r}")
-            outbound = policies.get("outbound") or {}
-            if outbound.get("auth") == "HTTP_BASIC" and not outbound.get("basic"):
-                self.fail([*where, "outbound", "auth"], "HTTP_BASIC needs basic: {user, password}")
-            uses_jwt = "jwt" in policies or any(
-                (rule if isinstance(rule, str) else rule.get("type")) == "jwtClaims" for rule in identify.get("rules", [])
-            )
-            if outbound.get("auth") == "INCOMING_JWT" and not uses_jwt:
-                self.fail([*where, "outbound", "auth"], "INCOMING_JWT needs a jwt policy (or jwtClaims identification) to read the token")
+    def check_policies(self, apis: tuple[ApiConfig, ...], security: sec.SecurityConfig, issuer, applications: tuple) -> None:
+        """Each policy's own cross-checks, against the auth servers, applications and the API's other policies."""
+        servers = frozenset({s.id for s in security.auth_servers} | ({sec.LOCAL_SERVER_ID} if issuer else set()))
+        app_ids = frozenset(app.id for app in applications)
+
+        def report(parts: list, message: str, unknown_reference: bool) -> None:
+            (self.fail_or_warn if unknown_reference else self.fail)(parts, message)
+
+        for index, api in zip(self.api_positions, apis):
+            provided = frozenset().union(*(self.catalog[n].provides(c) for n, c in api.policies.items()))
+            for name, config in api.policies.items():
+                checks = PolicyChecks(["apis", index, "policies", name], report, api.policies, provided, servers, app_ids)
+                self.catalog[name].check(config, checks)
 
     def server(self, data: dict) -> ServerConfig:
         ports = data.get("ports", {})
@@ -415,7 +414,7 @@ class _Builder:
                 except KeyError as exc:
                     self.fail(["apis", index, "endpoint"], f"no alias named {exc.args[0]!r} (define it under aliases)")
                     continue
-            api = self.api(item)
+            api = self.api(item, index)
             if api.key in seen:
                 self.fail(["apis", index], f"API {api.name} version {api.version} is defined twice")
             elif api.id in ids:  # applications register by id: one id must name one API
@@ -423,9 +422,10 @@ class _Builder:
             seen.add(api.key)
             ids.setdefault(api.id, f"{api.name} version {api.version}")
             out.append(api)
+            self.api_positions.append(index)
         return tuple(out)
 
-    def api(self, item: dict) -> ApiConfig:
+    def api(self, item: dict, index: int) -> ApiConfig:
         timeouts = item.get("timeouts", {})
         methods = item.get("methods")
         version = version_text(item["version"])
@@ -442,8 +442,22 @@ class _Builder:
             tls_verify=item.get("tls_verify", True),
             active=item.get("active", True),
             description=item.get("description", ""),
-            policies=MappingProxyType(dict(item.get("policies", {}))),
+            policies=self.policies(item.get("policies") or {}, index),
         )
+
+    def policies(self, raw: Mapping[str, Any], index: int) -> Mapping[str, Any]:
+        """Each policy's schema-valid configuration parsed once into its own config object."""
+        parsed = {}
+        for name, config in raw.items():
+            spec = self.catalog.get(name)
+            if spec is None:  # the schema lists every policy; this guards a schema/catalog mismatch
+                self.fail(["apis", index, "policies", name], f"policy {name!r} is not implemented")
+                continue
+            try:
+                parsed[name] = spec.parse(config)
+            except ValueError as exc:
+                self.fail(["apis", index, "policies", name], str(exc))
+        return MappingProxyType(parsed)
 
 
 _ALIAS = re.compile(r"\$\{([^}:]+)\}")

@@ -6,7 +6,7 @@ Only text-to-model work happens here; keys are loaded and key sources built by t
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -76,16 +76,6 @@ class IssuerConfig:
 class UserConfig:
     name: str
     password: str  # a hash, or plain text decoded from {encoded}
-
-
-@dataclass(frozen=True, slots=True)
-class JwtPolicyConfig:
-    required: bool = True
-    auth_servers: frozenset[str] | None = None
-    location: tuple[str, str] = ("header", "Authorization")
-    require_exp: bool = True
-    require_audience: bool = False
-    audiences: frozenset[str] = field(default_factory=frozenset)
 
 
 def parse_security(data: Mapping[str, Any] | None) -> SecurityConfig:
@@ -168,19 +158,6 @@ def parse_issuer(data: Mapping[str, Any] | None, security: SecurityConfig, https
 
 def parse_users(items: list[Mapping[str, Any]] | None) -> tuple[UserConfig, ...]:
     return tuple(UserConfig(item["name"], item["password"]) for item in items or [])
-
-
-def parse_jwt_policy(data: Mapping[str, Any]) -> JwtPolicyConfig:
-    location = next(iter((data.get("token_from") or {"header": "Authorization"}).items()))
-    servers = data.get("auth_servers")
-    return JwtPolicyConfig(
-        required=data.get("required", True),
-        auth_servers=frozenset(servers) if servers else None,
-        location=(location[0], location[1]),
-        require_exp=data.get("require_exp", True),
-        require_audience=data.get("require_audience", False),
-        audiences=frozenset(data.get("audiences", ())),
-    )
 
 
 def default_state_dir() -> str:

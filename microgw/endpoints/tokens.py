@@ -37,6 +37,7 @@ from aiohttp import web
 from microgw.credentials import parse_basic, parse_bearer
 from microgw.errors import GatewayError, bad_request, forbidden, invalid_credentials, missing_credentials
 from microgw.keys.publish import jwks_document
+from microgw.policies.app_signed import applications_of_token
 from microgw.responses import error_response, json_response
 
 if TYPE_CHECKING:
@@ -167,8 +168,6 @@ async def _apps_of_token(services: "Services", index: Any, token: str) -> tuple:
     if services.validator is None:
         raise GatewayError(401, "invalid_token", "No auth server is configured to validate tokens", challenge="Bearer", bearer_error="invalid_token")
     verified = await services.validator.validate(token)  # TokenError (401) when not valid
-    from microgw.policies.identify import applications_of_token
-
     return applications_of_token(verified, index)
 
 

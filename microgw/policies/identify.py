@@ -21,52 +21,106 @@ single application. Address rules count as presented only when some application 
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import socket
-import time
-from collections import OrderedDict
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping
 
 from microgw.config.model import ApiConfig
-from microgw.config.policies import IdentificationRule, IdentifyPolicyConfig, parse_identify
-from microgw.config.security import JwtPolicyConfig
+from microgw.config.policy_spec import PolicyChecks
+from microgw.context import RequestContext
 from microgw.credentials import parse_basic
-from microgw.errors import GatewayError, TokenError, invalid_credentials, missing_credentials
-from microgw.policies.context import RequestContext
-from microgw.policies.jwt import HMAC_SOURCE_PREFIX, AudienceCheck, JwtAuthenticate
-from microgw.policies.pipeline import register
-from microgw.tokens.claims import audience_values
+from microgw.errors import GatewayError, invalid_credentials, missing_credentials
+from microgw.policies import jwt
+from microgw.policies.app_signed import applications_of_token
+from microgw.policies.unit import Policy, Staged
 
-log = logging.getLogger("microgw.identify")
+if TYPE_CHECKING:
+    from microgw.services import Services
 
 UNAUTHORIZED_APP = "Unauthorized application request"
+IDENTIFICATION_TYPES = ("jwtClaims", "apiKey", "httpBasicAuth", "ipAddressRange", "hostNameAddress")
+LOOKUPS = ("strict", "open", "relax")
 
 
-def hmac_owner(verified: Any, apps: Any):
-    """The application whose JWT_HSA secret verified this token, or None for any other key.
-
-    Such a token identifies exactly its owner — never whoever its claims would match, since the
-    owner chose them — and only when its ``aud`` names one of the owner's strategy audiences.
-    """
-    source = verified.key_source or ""
-    if not source.startswith(HMAC_SOURCE_PREFIX):
-        return None
-    owner = apps.by_id(source[len(HMAC_SOURCE_PREFIX):]) if apps is not None else None
-    if owner is None:
-        raise TokenError("the application that owns this key is unknown")
-    accepted = frozenset().union(*(strategy.audiences for strategy in owner.strategies))
-    if not any(value in accepted for value in audience_values(verified.claims)):
-        raise GatewayError(403, "audience_not_allowed", "A token signed with an application's secret must name one of its strategy audiences")
-    return owner
+@dataclass(frozen=True, slots=True)
+class IdentificationRule:
+    type: str  # one of IDENTIFICATION_TYPES
+    lookup: str  # one of LOOKUPS
 
 
-def applications_of_token(verified: Any, apps: Any) -> tuple:
-    """What a validated token identifies: the secret's owner, else the applications its claims match."""
-    owner = hmac_owner(verified, apps)
-    if owner is not None:
-        return (owner,)
-    return tuple(apps.by_claims(verified.claims)) if apps is not None else ()
+@dataclass(frozen=True, slots=True)
+class IdentifyConfig:
+    rules: tuple[IdentificationRule, ...]
+    connector: str = "OR"
+    allow_anonymous: bool = False
+    default_application: str | None = None
+
+    @property
+    def reads_token(self) -> bool:
+        """jwtClaims needs a validated token: this policy validates one when no jwt policy does."""
+        return any(rule.type == "jwtClaims" for rule in self.rules)
+
+
+_TYPE = {"enum": list(IDENTIFICATION_TYPES)}
+_LOOKUP = {"enum": list(LOOKUPS)}
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "Identify & Authorize Application (the vendor's evaluatePolicy).",
+    "required": ["rules"],
+    "properties": {
+        "rules": {
+            "type": "array",
+            "minItems": 1,
+            "description": "Identification types, each a name or {type, lookup}.",
+            "items": {
+                "oneOf": [
+                    _TYPE,
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["type"],
+                        "properties": {"type": _TYPE, "lookup": _LOOKUP},
+                    },
+                ]
+            },
+        },
+        "lookup": {**_LOOKUP, "description": "Default for rules that name none (default strict)."},
+        "connector": {
+            "enum": ["OR", "AND"],
+            "description": "OR: any rule may identify; AND: every rule must identify the same application (default OR).",
+        },
+        "allow_anonymous": {
+            "type": "boolean",
+            "description": "Requests that present no credentials pass without an application (default false).",
+        },
+        "default_application": {
+            "type": "string",
+            "description": "relax lookup: the application used when no registered one is identified.",
+        },
+    },
+}
+
+
+def parse(data: Mapping[str, Any]) -> IdentifyConfig:
+    default_lookup = data.get("lookup", "strict")
+    rules = []
+    for item in data["rules"]:
+        if isinstance(item, str):
+            rules.append(IdentificationRule(item, default_lookup))
+        else:
+            rules.append(IdentificationRule(item["type"], item.get("lookup", default_lookup)))
+    return IdentifyConfig(
+        rules=tuple(rules),
+        connector=data.get("connector", "OR"),
+        allow_anonymous=data.get("allow_anonymous", False),
+        default_application=data.get("default_application"),
+    )
+
+
+def check(config: IdentifyConfig, checks: PolicyChecks) -> None:
+    default = config.default_application
+    if default is not None and default not in checks.application_ids:
+        checks.fail_unknown(["default_application"], f"no application with id {default!r}")
 
 
 def unauthorized_app(detail: str) -> GatewayError:
@@ -74,42 +128,10 @@ def unauthorized_app(detail: str) -> GatewayError:
     return GatewayError(403, "unauthorized_application", f"{UNAUTHORIZED_APP}: {detail}")
 
 
-class ReverseDns:
-    """Client address -> host name, asynchronously, cached (bounded, 5 minutes), 1 s timeout.
-
-    The name counts only when it resolves back to the same address (forward-confirmed), since
-    whoever controls the reverse zone of an address can otherwise claim any name.
-    """
-
-    def __init__(self, size: int = 4096, ttl: float = 300.0) -> None:
-        self._cache: OrderedDict[str, tuple[str | None, float]] = OrderedDict()
-        self._size = size
-        self._ttl = ttl
-
-    async def name(self, address: str) -> str | None:
-        now = time.monotonic()
-        hit = self._cache.get(address)
-        if hit and hit[1] > now:
-            return hit[0]
-        loop = asyncio.get_running_loop()
-        try:
-            host, _ = await asyncio.wait_for(loop.getnameinfo((address, 0), socket.NI_NAMEREQD), timeout=1.0)
-            forward = await asyncio.wait_for(loop.getaddrinfo(host, None), timeout=1.0)
-            if address not in {info[4][0] for info in forward}:
-                host = None
-        except (OSError, asyncio.TimeoutError, ValueError):
-            host = None
-        self._cache[address] = (host, now + self._ttl)
-        self._cache.move_to_end(address)
-        while len(self._cache) > self._size:
-            self._cache.popitem(last=False)
-        return host
-
-
 class IdentifyStage:
     __slots__ = ("api", "config", "apps", "users", "api_key_header", "dns", "challenge")
 
-    def __init__(self, api: ApiConfig, config: IdentifyPolicyConfig, services: Any) -> None:
+    def __init__(self, api: ApiConfig, config: IdentifyConfig, services: "Services") -> None:
         self.api = api
         self.config = config
         self.apps = services.applications
@@ -219,15 +241,19 @@ class IdentifyStage:
         raise AssertionError(f"unknown identification type {kind}")  # the schema lists every type
 
 
-@register("identify")
-def build(api: ApiConfig, raw: Any, services: Any) -> list[tuple[str, Any]]:
-    config = parse_identify(raw)
-    stages: list[tuple[str, Any]] = [("identify", IdentifyStage(api, config, services))]
-    if "jwt" not in api.policies and any(rule.type == "jwtClaims" for rule in config.rules):
+def build(api: ApiConfig, config: IdentifyConfig, services: "Services") -> Staged:
+    stages: Staged = [("identify", IdentifyStage(api, config, services))]
+    if "jwt" not in api.policies and config.reads_token:
         # jwtClaims needs a validated token: validate one when present, with every auth server.
-        implicit = JwtPolicyConfig(required=False)
-        issuer = services.settings.issuer
-        own = frozenset(issuer.audience) if issuer else frozenset()
-        public = services.settings.server.public_urls
-        stages += [("authenticate", JwtAuthenticate(implicit, services.validator)), ("authorize", AudienceCheck(implicit, own, public))]
+        stages += jwt.stages(jwt.JwtConfig(required=False), services)
     return stages
+
+
+POLICY = Policy(
+    name="identify",
+    schema=SCHEMA,
+    parse=parse,
+    build=build,
+    check=check,
+    provides=lambda config: frozenset({jwt.TOKEN}) if config.reads_token else frozenset(),
+)

@@ -15,18 +15,112 @@ removed from what goes to the native service; the outbound policy may send it on
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import unquote_plus
 
 from microgw.config.model import ApiConfig
-from microgw.config.security import JwtPolicyConfig, parse_jwt_policy
+from microgw.config.policy_spec import PolicyChecks
+from microgw.context import RequestContext
 from microgw.credentials import parse_bearer
 from microgw.errors import GatewayError, TokenError, missing_credentials
-from microgw.policies.context import RequestContext
-from microgw.policies.pipeline import register
+from microgw.policies import app_signed
+from microgw.policies.unit import Policy, Staged
 from microgw.tokens.claims import audience_values
 
-HMAC_SOURCE_PREFIX = "application:"  # key sources of applications' JWT_HSA secrets
+if TYPE_CHECKING:
+    from microgw.services import Services
+    from microgw.tokens.validator import TokenValidator
+
+TOKEN = "token"  # what this policy provides to the API's other policies: a validated JWT
+
+
+@dataclass(frozen=True, slots=True)
+class JwtConfig:
+    required: bool = True
+    auth_servers: tuple[str, ...] | None = None  # as written; None: every auth server
+    location: tuple[str, str] = ("header", "Authorization")  # (header|cookie|query, name)
+    require_exp: bool = True
+    require_audience: bool = False
+    audiences: frozenset[str] = field(default_factory=frozenset)
+
+
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "Validate a JSON Web Token.",
+    "properties": {
+        "required": {
+            "type": "boolean",
+            "description": "A request without a token gets 401 (default true); false: validated when present."
+        },
+        "auth_servers": {
+            "type": "array",
+            "items": {
+                "type": "string"
+            },
+            "minItems": 1,
+            "description": "Ids of the auth servers whose tokens are accepted (default all)."
+        },
+        "token_from": {
+            "type": "object",
+            "additionalProperties": False,
+            "minProperties": 1,
+            "maxProperties": 1,
+            "description": "Where the token is read (default: header Authorization, Bearer scheme).",
+            "properties": {
+                "header": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "Authorization: Bearer scheme; any other header: the raw token."
+                },
+                "cookie": {
+                    "type": "string",
+                    "minLength": 1
+                },
+                "query": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "Opt-in only: tokens in URLs end up in logs."
+                }
+            }
+        },
+        "require_exp": {
+            "type": "boolean",
+            "description": "Tokens without exp are refused (default true)."
+        },
+        "require_audience": {
+            "type": "boolean",
+            "description": "Tokens without aud are refused (default false)."
+        },
+        "audiences": {
+            "type": "array",
+            "items": {
+                "type": "string"
+            },
+            "description": "More accepted audiences for this API."
+        }
+    }
+}
+
+
+def parse(data: Mapping[str, Any]) -> JwtConfig:
+    location = next(iter((data.get("token_from") or {"header": "Authorization"}).items()))
+    servers = data.get("auth_servers")
+    return JwtConfig(
+        required=data.get("required", True),
+        auth_servers=tuple(servers) if servers else None,
+        location=(location[0], location[1]),
+        require_exp=data.get("require_exp", True),
+        require_audience=data.get("require_audience", False),
+        audiences=frozenset(data.get("audiences", ())),
+    )
+
+
+def check(config: JwtConfig, checks: PolicyChecks) -> None:
+    for position, server in enumerate(config.auth_servers or ()):
+        if server not in checks.auth_server_ids:
+            checks.fail_unknown(["auth_servers", position], f"no auth server with id {server!r}")
 
 
 def request_uri_forms(ctx: RequestContext, bases: tuple[str, ...]) -> set[str]:
@@ -121,12 +215,13 @@ def _take_query_parameter(ctx: RequestContext, name: str) -> str | None:
 class JwtAuthenticate:
     """Authenticate stage: a token that is present must be valid; a missing one is refused if required."""
 
-    __slots__ = ("config", "reader", "validator")
+    __slots__ = ("config", "reader", "validator", "servers")
 
-    def __init__(self, config: JwtPolicyConfig, validator: Any) -> None:
+    def __init__(self, config: JwtConfig, validator: "TokenValidator | None") -> None:
         self.config = config
         self.reader = TokenReader(config.location)
         self.validator = validator
+        self.servers = frozenset(config.auth_servers) if config.auth_servers else None
 
     async def apply(self, ctx: RequestContext) -> None:
         token = self.reader.read(ctx)
@@ -139,7 +234,7 @@ class JwtAuthenticate:
         ctx.token = token
         ctx.token_location = self.config.location
         ctx.jwt = await self.validator.validate(
-            token, allowed_server_ids=self.config.auth_servers, require_exp=self.config.require_exp
+            token, allowed_server_ids=self.servers, require_exp=self.config.require_exp
         )
 
 
@@ -148,7 +243,7 @@ class AudienceCheck:
 
     __slots__ = ("require", "static", "bases")
 
-    def __init__(self, config: JwtPolicyConfig, own_audiences: frozenset[str], public_urls: tuple[str, ...] = ()) -> None:
+    def __init__(self, config: JwtConfig, own_audiences: frozenset[str], public_urls: tuple[str, ...] = ()) -> None:
         self.require = config.require_audience
         self.static = own_audiences | config.audiences
         self.bases = public_urls
@@ -157,12 +252,8 @@ class AudienceCheck:
         verified = ctx.jwt
         if verified is None:
             return
-        if verified.key_source.startswith(HMAC_SOURCE_PREFIX):
-            # An application signed this with its own secret: it proves who the caller is and
-            # nothing else, so it is only good where that application was identified by it.
-            app = ctx.application
-            if app is None or f"{HMAC_SOURCE_PREFIX}{app.id}" != verified.key_source:
-                raise TokenError("a token signed with an application's secret is only accepted where applications are identified by JWT")
+        if app_signed.is_app_signed(verified):
+            app_signed.accepted_where_identified(ctx)
             return  # its audience was checked against the application's strategies when identified
         values = audience_values(verified.claims)
         if not values:
@@ -185,10 +276,16 @@ class AudienceCheck:
         raise GatewayError(403, "audience_not_allowed", "The token's audience does not allow this API")
 
 
-@register("jwt")
-def build(api: ApiConfig, raw: Any, services: Any) -> list[tuple[str, Any]]:
-    config = parse_jwt_policy(raw)
+def stages(config: JwtConfig, services: "Services") -> Staged:
+    """Validate (authenticate) and check the audience (authorize); the identify policy reuses it."""
     issuer = services.settings.issuer
     own = frozenset(issuer.audience) if issuer else frozenset()
     public = services.settings.server.public_urls
     return [("authenticate", JwtAuthenticate(config, services.validator)), ("authorize", AudienceCheck(config, own, public))]
+
+
+def build(api: ApiConfig, config: JwtConfig, services: "Services") -> Staged:
+    return stages(config, services)
+
+
+POLICY = Policy(name="jwt", schema=SCHEMA, parse=parse, build=build, check=check, provides=lambda config: frozenset({TOKEN}))

@@ -18,12 +18,99 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping
 
 from microgw.config.model import ApiConfig
-from microgw.config.policies import OutboundPolicyConfig, parse_outbound
-from microgw.policies.context import RequestContext
-from microgw.policies.pipeline import register
+from microgw.config.policy_spec import PolicyChecks
+from microgw.context import RequestContext
+from microgw.policies.jwt import TOKEN
+from microgw.policies.unit import Policy, Staged
+
+if TYPE_CHECKING:
+    from microgw.services import Services
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityHeaders:
+    application_id: str | None = None
+    application_name: str | None = None
+    claims: tuple[tuple[str, str], ...] = ()  # (header, dotted claim)
+
+    def names(self) -> set[str]:
+        found = {h for h in (self.application_id, self.application_name) if h}
+        return {n.lower() for n in found | {h for h, _ in self.claims}}
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundConfig:
+    auth: str = "NONE"  # NONE | INCOMING_JWT | HTTP_BASIC
+    basic_user: str | None = None
+    basic_password: str | None = None
+    remove_headers: frozenset[str] = frozenset()  # lower-case
+    identity: IdentityHeaders = IdentityHeaders()
+
+
+_NAME = {"type": "string", "minLength": 1}
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "What goes on to the native service (the vendor's outboundTransportAuthentication and more).",
+    "properties": {
+        "auth": {
+            "enum": ["NONE", "INCOMING_JWT", "HTTP_BASIC"],
+            "description": "NONE: the credentials the gateway consumed are removed (default); INCOMING_JWT: the client's JWT is sent as Authorization: Bearer; HTTP_BASIC: fixed credentials.",
+        },
+        "basic": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["user", "password"],
+            "properties": {"user": {"type": "string"}, "password": {"type": "string"}},
+        },
+        "remove_headers": {
+            "type": "array",
+            "items": _NAME,
+            "description": "REMOVE_INCOMING_HTTP_HEADERS: client headers never passed on.",
+        },
+        "identity_headers": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "Tell the native service who called; client headers of these names are always removed first.",
+            "properties": {
+                "application_id": _NAME,
+                "application_name": _NAME,
+                "claims": {
+                    "type": "object",
+                    "additionalProperties": _NAME,
+                    "description": "header name -> claim name (dotted for nested claims).",
+                },
+            },
+        },
+    },
+}
+
+
+def parse(data: Mapping[str, Any]) -> OutboundConfig:
+    basic = data.get("basic") or {}
+    identity = data.get("identity_headers") or {}
+    return OutboundConfig(
+        auth=data.get("auth", "NONE"),
+        basic_user=basic.get("user"),
+        basic_password=basic.get("password"),
+        remove_headers=frozenset(h.lower() for h in data.get("remove_headers", ())),
+        identity=IdentityHeaders(
+            application_id=identity.get("application_id"),
+            application_name=identity.get("application_name"),
+            claims=tuple((identity.get("claims") or {}).items()),
+        ),
+    )
+
+
+def check(config: OutboundConfig, checks: PolicyChecks) -> None:
+    if config.auth == "HTTP_BASIC" and config.basic_user is None:
+        checks.fail(["auth"], "HTTP_BASIC needs basic: {user, password}")
+    if config.auth == "INCOMING_JWT" and TOKEN not in checks.provided:
+        checks.fail(["auth"], "INCOMING_JWT needs a jwt policy (or jwtClaims identification) to read the token")
 
 _MISSING = object()
 
@@ -58,7 +145,7 @@ def render(value: Any) -> str:
 class OutboundStage:
     __slots__ = ("config", "basic_header", "strip")
 
-    def __init__(self, config: OutboundPolicyConfig) -> None:
+    def __init__(self, config: OutboundConfig) -> None:
         self.config = config
         self.basic_header = None
         if config.auth == "HTTP_BASIC":
@@ -90,6 +177,8 @@ class OutboundStage:
                     ctx.add_headers.append((header, render(value)))
 
 
-@register("outbound")
-def build(api: ApiConfig, raw: Any, services: Any) -> list[tuple[str, Any]]:
-    return [("outbound", OutboundStage(parse_outbound(raw)))]
+def build(api: ApiConfig, config: OutboundConfig, services: "Services") -> Staged:
+    return [("outbound", OutboundStage(config))]
+
+
+POLICY = Policy(name="outbound", schema=SCHEMA, parse=parse, build=build, check=check)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from microgw.config.model import ApiConfig
 from microgw.errors import GatewayError
-from microgw.policies.context import RequestContext
+from microgw.context import RequestContext
 
 
 class TransportStage:

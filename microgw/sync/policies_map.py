@@ -64,6 +64,10 @@ import binascii
 from dataclasses import dataclass, field
 from typing import Any
 
+from microgw.policies import vendor as vendor_actions
+from microgw.policies.registry import VENDOR_TEMPLATES
+from microgw.policies.vendor import first, groups, params, values  # noqa: F401  (params: archive.py reads it here)
+
 ROUTING = "straightThroughRouting"
 PROTOCOL = "entryProtocolPolicy"
 IDENTIFY = "evaluatePolicy"
@@ -89,31 +93,7 @@ _KNOWN_PARAMETERS = {
 }
 
 
-# --- parameters -------------------------------------------------------------------------------
-
-def params(items: Any) -> list[dict]:
-    """The well-formed ``{templateKey, values | parameters}`` items of a parameter list."""
-    if not isinstance(items, list):
-        return []
-    return [p for p in items if isinstance(p, dict) and isinstance(p.get("templateKey"), str)]
-
-
-def values(items: list[dict], key: str) -> list[str]:
-    found: list[str] = []
-    for item in items:
-        if item["templateKey"] == key and isinstance(item.get("values"), list):
-            found += ["" if v is None else (str(v).lower() if isinstance(v, bool) else str(v)) for v in item["values"]]
-    return found
-
-
-def first(items: list[dict], key: str) -> str | None:
-    found = values(items, key)
-    return found[0] if found else None
-
-
-def groups(items: list[dict], key: str) -> list[list[dict]]:
-    return [params(item.get("parameters")) for item in items if item["templateKey"] == key]
-
+# --- parameters ---------------------------------------------------------------------------------
 
 def value(key: str, *texts: str) -> dict:
     return {"templateKey": key, "values": list(texts)}
@@ -180,17 +160,33 @@ class Importer:
 
     def add(self, action: Action) -> None:
         handler = _IMPORTERS.get(action.template)
-        if handler is None:
+        unit = VENDOR_TEMPLATES.get(action.template)
+        if handler is None and unit is None:
             self.unsupported(action, "this policy")
             return
         if action.template in self._seen:
             self.invalid(action, "appears more than once; an API may have one")
             return
         self._seen.add(action.template)
-        unknown = sorted({p["templateKey"] for p in action.parameters} - _KNOWN_PARAMETERS[action.template])
+        known = _KNOWN_PARAMETERS[action.template] if handler is not None else unit[1].parameters
+        unknown = sorted({p["templateKey"] for p in action.parameters} - known)
         if unknown:
             self.warnings.append(f"{self.api}: {action.label()}: ignored parameters {', '.join(unknown)}")
-        handler(self, action)
+        if handler is not None:
+            handler(self, action)
+        else:
+            self._import_unit(action, *unit)
+
+    def _import_unit(self, action: Action, policy: Any, template: vendor_actions.VendorTemplate) -> None:
+        """A template a policy unit imports (see :mod:`microgw.policies.vendor`)."""
+        reader = vendor_actions.VendorAction(action.template, action.parameters)
+        try:
+            self.policies[policy.name] = template.to_yaml(reader)
+        except vendor_actions.Unsupported as exc:
+            self.unsupported(action, str(exc))
+        except vendor_actions.Invalid as exc:
+            self.invalid(action, str(exc))
+        self.warnings += [f"{self.api}: {action.label()}: {text}" for text in reader.warnings]
 
     def finish(self) -> None:
         """A7: a jwt policy for jwtClaims identification."""

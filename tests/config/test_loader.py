@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from microgw.config.errors import ConfigError
-from microgw.config.loader import load_settings
+from support.configs import load_settings
 
 
 from support.configs import problems, write  # noqa: E402

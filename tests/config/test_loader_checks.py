@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from microgw.config.errors import ConfigError
-from microgw.config.loader import load_settings
+from support.configs import load_settings
 
 HASH_OK = "scrypt$15$8$1$c2FsdHNhbHRzYWx0c2FsdA$" + "A" * 43
 
@@ -119,7 +119,7 @@ apis: [{name: a, version: '1', mock: {}, policies: {jwt: {auth_servers: [central
     downloaded = {"security_settings": {"auth_servers": [{"id": "parent-local", "localIntrospectionConfig": {"issuer": "parent-iss", "jwksuri": "http://p/rest/pub/apigateway/jwt/certs"}}]}}
     loaded = load_settings([path], environ={}, overlays=[("parent gateway p", downloaded)])
     assert [s.id for s in loaded.settings.security.auth_servers] == ["parent-local"]
-    assert loaded.settings.apis[0].policies["jwt"]["auth_servers"] == ["parent-local"]
+    assert loaded.settings.apis[0].policies["jwt"].auth_servers == ("parent-local",)
     assert any("overrides security_settings.auth_servers item central with parent-local" in w for w in loaded.warnings)
 
 

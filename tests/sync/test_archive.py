@@ -454,7 +454,7 @@ def test_imported_apis_pass_the_loader(tmp_path):
     """Beyond the schema: the loader's own checks (INCOMING_JWT needs a token, HTTP_BASIC credentials, aliases)."""
     import yaml
 
-    from microgw.config.loader import load_settings
+    from support.configs import load_settings
 
     jwt_out = outbound(v("authType", "JWT"), v("authMode", "INCOMING_JWT"))
     content = load_archive(
