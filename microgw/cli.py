@@ -1,4 +1,4 @@
-"""Command line: argument parsing only; the work is done by config, server and the other rooms."""
+"""Command line: argument parsing only; startup assembles the settings, server runs them, tools do the rest."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import sys
 
 from microgw import __version__
 from microgw.config.errors import ConfigError
-from microgw.config.loader import load_settings
-from microgw.policies.registry import CATALOG
+from microgw.startup import Assembly
 
 
 def _config_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -141,18 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         except tools.ToolError as exc:
             print(f"microgw {args.command}: {exc}", file=sys.stderr)
             return 1
-    overrides = _overrides(args)
+    assembly = Assembly(args.config, overrides=_overrides(args))
     try:
-        loaded = load_settings(args.config, policies=CATALOG, overrides=overrides)
-        if args.command == "check":
-            from microgw.runtime import build_runtime
-            from microgw.sync.archive_files import load_archive_files
-
-            archives = load_archive_files(loaded.settings)
-            if archives:
-                loaded = load_settings(args.config, policies=CATALOG, overrides=overrides, overlays=archives, files=loaded.files)
-            build_runtime(loaded.settings)
-            _check_https(loaded.settings)
+        loaded = assembly.check() if args.command == "check" else assembly.load()
     except ConfigError as exc:
         _print_problems(exc)
         return 2
@@ -163,20 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from microgw.server import run
 
-    return run(loaded, config_paths=args.config, overrides=overrides)
-
-
-def _check_https(settings) -> None:
-    """The HTTPS listener's certificate and key load as ``start`` loads them."""
-    if settings.server.https_port is None or settings.key_store is None:
-        return
-    from microgw.config.errors import ConfigProblem
-    from microgw.keys.tls import TlsConfigError, server_context
-
-    try:
-        server_context(settings.key_store)
-    except TlsConfigError as exc:
-        raise ConfigError([ConfigProblem("configuration", "key_store", str(exc))]) from None
+    return run(assembly, loaded)
 
 
 def _print_problems(exc: ConfigError) -> None:

@@ -10,25 +10,26 @@ import asyncio
 import logging
 import signal
 import time
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
 
-from microgw import mock
+from microgw import mock, startup
 from microgw.config.errors import ConfigError
-from microgw.config.loader import Loaded, load_settings
-from microgw.endpoints import admin
+from microgw.config.loader import Loaded
+from microgw.endpoints import admin, builtin_routes
 from microgw.errors import GatewayError, not_found
-from microgw.keys.tls import TlsConfigError, client_context, server_context
 from microgw.logs import AccessLogger, configure
 from microgw.metrics import Metrics
 from microgw.context import RequestContext
 from microgw.proxy import Forwarder
 from microgw.responses import error_response
 from microgw.routing import GATEWAY_PREFIX, split_gateway_path
-from microgw.policies.registry import CATALOG
-from microgw.runtime import Runtime, build_runtime
+from microgw.runtime import Runtime
+
+if TYPE_CHECKING:
+    from microgw.sync.poller import ParentSync
 
 log = logging.getLogger("microgw")
 
@@ -36,20 +37,16 @@ ALL_METHODS = "*"
 
 
 class Gateway:
-    """A running microgw: owns the listeners, the upstream pool and the current runtime."""
+    """A running microgw: owns the listeners, the upstream pool and the current runtime.
 
-    def __init__(
-        self,
-        loaded: Loaded,
-        *,
-        config_paths: list[str] | None = None,
-        environ: Mapping[str, str] | None = None,
-        overrides: dict | None = None,
-    ) -> None:
+    It is the :class:`~microgw.host.GatewayHost` of the built-in endpoints and the
+    :class:`~microgw.sync.poller.DownloadTarget` of the parent sync; ``assembly`` puts its settings
+    together.
+    """
+
+    def __init__(self, assembly: startup.Assembly, loaded: Loaded) -> None:
+        self.assembly = assembly
         self.loaded = loaded
-        self.config_paths = list(config_paths or [])
-        self.environ = environ
-        self.overrides = overrides
         self._runtime: Runtime | None = None
         self.metrics = Metrics()
         self.started_at = time.time()
@@ -58,9 +55,8 @@ class Gateway:
         self._session: aiohttp.ClientSession | None = None
         self.forwarder: Forwarder | None = None
         self._reload_lock = asyncio.Lock()
-        self._archives: list[tuple[str, dict]] = []  # APIs from the vendor's archives (-a)
         self._downloaded: dict | None = None  # the settings last accepted from the parent
-        self.sync: Any = None  # sync.poller.ParentSync when a parent gateway is configured
+        self.sync: ParentSync | None = None  # when a parent gateway is configured
         self._retiring: dict[asyncio.Task, Runtime] = {}  # replaced runtimes waiting to be closed
 
     @property
@@ -68,77 +64,13 @@ class Gateway:
         assert self._runtime is not None
         return self._runtime
 
-    # --- lifecycle ---------------------------------------------------------------------------
+    def parent_status(self) -> dict[str, Any] | None:
+        return self.sync.status() if self.sync is not None else None
 
     # --- settings ----------------------------------------------------------------------------
 
-    def _overlays(self, downloaded: dict | None) -> list[tuple[str, dict]]:
-        """Archives, then the parent's settings (the loader applies endpoint_rewrites to both)."""
-        overlays = list(self._archives)
-        if downloaded is not None and self.sync is not None:
-            overlays.append((f"parent gateway {self.sync.client.base}", downloaded))
-        return overlays
-
-    def _load(self, downloaded: dict | None, *, reread: bool = False) -> Loaded:
-        """Settings over the YAML read at the last start or reload; only a reload (``reread``) reads
-        the files again, so a half-edited file neither blocks a download nor goes live unasked."""
-        files = None if reread else self.loaded.files
-        return load_settings(
-            self.config_paths, policies=CATALOG, environ=self.environ, overrides=self.overrides, overlays=self._overlays(downloaded), files=files
-        )
-
     async def _build(self, downloaded: dict | None, *, reread: bool = False) -> tuple[Loaded, Runtime]:
-        """Load and build a runtime (not started); ConfigError when either refuses."""
-        if downloaded is None and not self._archives and not reread and self._runtime is None:
-            loaded = self.loaded  # as the command line loaded it
-        else:
-            loaded = await asyncio.to_thread(self._load, downloaded, reread=reread)
-        runtime = await asyncio.to_thread(build_runtime, loaded.settings, self._runtime)
-        return loaded, runtime
-
-    async def _prepare(self) -> tuple[Loaded, Runtime]:
-        """The settings to start with, and their runtime: archives and the parent's settings over the
-        YAML. A download refused by the loader or by the runtime build leaves the next candidate: the
-        saved copy of the last good download, then the YAML alone (whose problems stop the start)."""
-        from microgw.sync.archive_files import load_archive_files
-
-        settings = self.loaded.settings
-        self._archives = await asyncio.to_thread(load_archive_files, settings)
-        if settings.parent is not None and settings.parent.download:
-            from microgw.sync.poller import ParentSync
-
-            self.sync = sync = ParentSync(self, settings.parent, settings.state_dir, client_context(settings.trust_store))
-            fresh = await sync.initial()
-            if fresh is not None:
-                built = await self._try_download(fresh, "the settings downloaded from the parent")
-                if built is not None:
-                    sync.serving(fresh, "downloaded", fresh=True)
-                    return built
-            why = "downloaded settings refused" if fresh is not None else "parent unreachable"
-            saved = sync.saved()
-            if saved is not None:
-                document, saved_at = saved
-                built = await self._try_download(document, "the saved copy of the parent's settings")
-                if built is not None:
-                    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(saved_at))
-                    sync.serving(document, f"{why}; serving the copy downloaded at {stamp}")
-                    return built
-            sync.serving(None, f"{why} and no usable saved copy; serving the YAML settings alone")
-        return await self._build(None)
-
-    async def _try_download(self, document: dict, what: str) -> tuple[Loaded, Runtime] | None:
-        try:
-            built = await self._build(document)
-        except ConfigError as exc:
-            log.error("%s were refused:\n%s", what, exc)
-            self.sync.refused(exc)
-            return None
-        except Exception as exc:  # a bug of ours met by what the parent sent: the YAML may still start
-            log.exception("%s could not be loaded", what)
-            self.sync.refused(f"unexpected error ({exc.__class__.__name__})")
-            return None
-        self._downloaded = document
-        return built
+        return await self.assembly.build(downloaded, current=self.loaded, previous=self._runtime, reread=reread)
 
     async def apply_download(self, document: dict) -> ConfigError | None:
         """Swap in settings newly downloaded from the parent; the refusal (and nothing changes) when
@@ -156,18 +88,11 @@ class Gateway:
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self.loaded, runtime = await self._prepare()
+        self.loaded, runtime, self.sync, self._downloaded = await self.assembly.prepare(self.loaded, self)
         for warning in self.loaded.warnings:  # configuration warnings and what downloads replaced
             log.warning("%s", warning)
         settings = self.loaded.settings
-        https_context = None
-        if settings.server.https_port is not None and settings.key_store is not None:
-            try:
-                https_context = server_context(settings.key_store)
-            except TlsConfigError as exc:
-                from microgw.config.errors import ConfigProblem
-
-                raise ConfigError([ConfigProblem("configuration", "key_store", str(exc))]) from None
+        https_context = startup.https_context(settings)
         srv = settings.server
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=srv.upstream_connections, limit_per_host=0, enable_cleanup_closed=True),
@@ -180,8 +105,7 @@ class Gateway:
         self._runtime = runtime
         app = web.Application(client_max_size=1 << 20)
         app.on_response_prepare.append(_server_header)
-        app.add_routes(admin.routes(self))
-        app.add_routes(self.extra_routes())
+        app.add_routes(builtin_routes(self))  # before /gateway/: /gateway/security/getJsonWebToken is ours
         app.router.add_route(ALL_METHODS, GATEWAY_PREFIX + "{tail:[\\s\\S]*}", self.handle_gateway, expect_handler=_defer_continue)
         app.router.add_route(ALL_METHODS, "/{tail:[\\s\\S]*}", self.handle_unknown)
         self._runner = web.AppRunner(
@@ -307,17 +231,6 @@ class Gateway:
             return error_response(GatewayError(404, "not_found", "No such endpoint"))
         return error_response(not_found())
 
-    # --- hooks for other rooms ---------------------------------------------------------------
-
-    def extra_routes(self) -> list[web.RouteDef]:
-        """Built-in endpoints of other rooms (token issuing, JWKS); registered before /gateway/."""
-        from microgw.endpoints import builtin_routes, parent
-
-        return [*builtin_routes(self), *parent.routes(self)]
-
-    def runtime_assets(self) -> dict[str, Any]:
-        return {}
-
 
 async def _defer_continue(request: web.Request) -> None:
     """Answer ``Expect: 100-continue`` only after the policies passed (handle_gateway does it), so a
@@ -355,11 +268,12 @@ async def serve(gateway: Gateway) -> int:
     return 0
 
 
-def run(loaded: Loaded, **kwargs: Any) -> int:
+def run(assembly: startup.Assembly, loaded: Loaded) -> int:
+    """Serve ``loaded`` (the settings of ``assembly`` as the command line loaded them) until stopped."""
     configure(loaded.settings.log_level)
     try:  # uvloop, when installed, roughly doubles what one process serves
         import uvloop
 
-        return uvloop.run(serve(Gateway(loaded, **kwargs)))
+        return uvloop.run(serve(Gateway(assembly, loaded)))
     except ImportError:
-        return asyncio.run(serve(Gateway(loaded, **kwargs)))
+        return asyncio.run(serve(Gateway(assembly, loaded)))

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from microgw.config.loader import load_settings
-from microgw.policies.registry import CATALOG
+from microgw.startup import Assembly
 
 
 class ToolError(Exception):
@@ -36,7 +35,7 @@ def _key_dir(args: argparse.Namespace):
 
     from microgw.keys.signing import KeyStateDir
 
-    settings = load_settings(args.config, policies=CATALOG).settings
+    settings = Assembly(args.config).load().settings
     issuer = settings.issuer
     if issuer is not None and issuer.key_alias is not None:
         print(f"warning: the issuer signs with keystore key {issuer.key_alias!r}; managed keys are not used", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""Built-in HTTP endpoints: admin (status, assets, settings, metrics, probes), token issuing, JWKS."""
+"""Built-in HTTP endpoints: admin (status, assets, settings, metrics, probes), token issuing, JWKS,
+and the parent API served to child gateways. They see the gateway only as a :class:`GatewayHost`."""
 
 from __future__ import annotations
 
@@ -7,15 +8,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from microgw.server import Gateway
+    from microgw.host import GatewayHost
 
 
-def builtin_routes(gateway: "Gateway") -> "list[web.RouteDef]":
-    """Routes of the built-in endpoints other than admin: the token endpoints and the JWKS.
+def builtin_routes(gateway: "GatewayHost") -> "list[web.RouteDef]":
+    """Routes of every built-in endpoint.
 
     The server registers them before ``/gateway/{tail}``, so ``/gateway/security/getJsonWebToken``
     is ours whatever APIs are configured.
     """
-    from microgw.endpoints import tokens
+    from microgw.endpoints import admin, parent, tokens
 
-    return tokens.routes(gateway)
+    return [*admin.routes(gateway), *tokens.routes(gateway), *parent.routes(gateway)]

@@ -18,12 +18,12 @@ from microgw.errors import GatewayError, invalid_credentials
 from microgw.responses import error_response, json_response
 
 if TYPE_CHECKING:
-    from microgw.server import Gateway
+    from microgw.host import GatewayHost
 
 PREFIX = "/rest/microgateway"
 
 
-async def check_admin(request: web.Request, gateway: "Gateway") -> None:
+async def check_admin(request: web.Request, gateway: "GatewayHost") -> None:
     admin = gateway.runtime.settings.admin
     if admin is None:
         return
@@ -40,7 +40,7 @@ async def check_admin(request: web.Request, gateway: "Gateway") -> None:
         raise invalid_credentials("Invalid admin credentials")
 
 
-def guard(gateway: "Gateway", handler, *, needs_admin: str | None = None):
+def guard(gateway: "GatewayHost", handler, *, needs_admin: str | None = None):
     """Wrap an admin handler: Basic auth of the admin user when configured, errors as JSON.
 
     ``needs_admin`` refuses (403, that message) when no admin user is configured at all.
@@ -58,7 +58,7 @@ def guard(gateway: "Gateway", handler, *, needs_admin: str | None = None):
     return wrapped
 
 
-def routes(gateway: "Gateway") -> list[web.RouteDef]:
+def routes(gateway: "GatewayHost") -> list[web.RouteDef]:
     def guarded(handler):
         return guard(gateway, handler)
 
@@ -75,7 +75,7 @@ def routes(gateway: "Gateway") -> list[web.RouteDef]:
                 "apis": len(runtime.routes),
                 "listeners": gateway.listener_urls,
                 "requests": gateway.metrics.total(),
-                "parent": gateway.sync.status() if gateway.sync is not None else None,
+                "parent": gateway.parent_status(),
             }
         )
 
@@ -95,7 +95,7 @@ def routes(gateway: "Gateway") -> list[web.RouteDef]:
                     "policies": sorted(api.policies),
                 }
             )
-        return json_response({"apis": apis, **gateway.runtime_assets()})
+        return json_response({"apis": apis})
 
     async def settings(request: web.Request) -> web.Response:
         return json_response(mask_secrets(_plain(gateway.runtime.settings.raw)))
@@ -109,8 +109,9 @@ def routes(gateway: "Gateway") -> list[web.RouteDef]:
     async def ready(request: web.Request) -> web.Response:
         is_ready, details = gateway.runtime.readiness()
         body = {"ready": is_ready, "checks": details}
-        if gateway.sync is not None:
-            body["parent"] = gateway.sync.status()
+        parent = gateway.parent_status()
+        if parent is not None:
+            body["parent"] = parent
         return json_response(body, status=200 if is_ready else 503)
 
     async def reload(request: web.Request) -> web.Response:

@@ -19,7 +19,7 @@ from microgw.responses import json_response
 from microgw.sync import vendor
 
 if TYPE_CHECKING:
-    from microgw.server import Gateway
+    from microgw.host import GatewayHost
 
 PREFIX = "/rest/apigateway"
 
@@ -30,7 +30,7 @@ def _base_url(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
 
 
-def routes(gateway: "Gateway") -> list[web.RouteDef]:
+def routes(gateway: "GatewayHost") -> list[web.RouteDef]:
     def guarded(handler):
         return guard(gateway, handler, needs_admin="Serving settings to child gateways needs admin credentials (admin.user, admin.password)")
 

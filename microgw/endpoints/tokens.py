@@ -42,7 +42,7 @@ from microgw.responses import error_response, json_response
 
 if TYPE_CHECKING:
     from microgw.runtime import Services
-    from microgw.server import Gateway
+    from microgw.host import GatewayHost
 
 USER_TOKEN_PATH = "/rest/pub/apigateway/jwt/getJsonWebToken"
 APP_TOKEN_PATH = "/gateway/security/getJsonWebToken"
@@ -61,7 +61,7 @@ def jwt_configuration_empty() -> GatewayError:
     return GatewayError(404, "jwt_configuration_empty", "JWT configuration empty: this gateway has no issuer configured")
 
 
-def _issuing_services(gateway: "Gateway", request: web.Request) -> "Services":
+def _issuing_services(gateway: "GatewayHost", request: web.Request) -> "Services":
     """The current services, when this gateway issues tokens and the request may ask for one."""
     services = gateway.runtime.services
     settings = services.settings
@@ -75,7 +75,7 @@ def _issuing_services(gateway: "Gateway", request: web.Request) -> "Services":
 # --------------------------------------------------------------------------- GET: user tokens
 
 
-async def user_token(gateway: "Gateway", request: web.Request) -> web.Response:
+async def user_token(gateway: "GatewayHost", request: web.Request) -> web.Response:
     services = _issuing_services(gateway, request)
     user = await _basic_user(services, request)
     app_ids = request.query.getall("app_id", [])
@@ -114,7 +114,7 @@ def _application_index(services: "Services") -> Any:
 # --------------------------------------------------------------------------- POST: application tokens
 
 
-async def application_token(gateway: "Gateway", request: web.Request) -> web.Response:
+async def application_token(gateway: "GatewayHost", request: web.Request) -> web.Response:
     services = _issuing_services(gateway, request)
     _check_body_headers(request)
     app = await identify_application(services, request)
@@ -247,7 +247,7 @@ class JwksPublisher:
         return self._body, self._etag
 
 
-async def certs(gateway: "Gateway", request: web.Request, publisher: JwksPublisher) -> web.Response:
+async def certs(gateway: "GatewayHost", request: web.Request, publisher: JwksPublisher) -> web.Response:
     services = gateway.runtime.services
     if services.keyring is None:
         raise jwt_configuration_empty()
@@ -261,7 +261,7 @@ async def certs(gateway: "Gateway", request: web.Request, publisher: JwksPublish
 # --------------------------------------------------------------------------- routes
 
 
-def routes(gateway: "Gateway") -> list[web.RouteDef]:
+def routes(gateway: "GatewayHost") -> list[web.RouteDef]:
     publisher = JwksPublisher()
 
     def endpoint(methods: tuple[str, ...], handler: Callable[..., Awaitable[web.StreamResponse]], *extra: Any) -> Handler:

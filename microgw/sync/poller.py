@@ -12,14 +12,14 @@ import json
 import logging
 import random
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from microgw.config.model import ParentConfig
 from microgw.sync.client import DownloadError, ParentClient, ParentSettings
 from microgw.sync.store import DownloadStore
 
 if TYPE_CHECKING:
-    from microgw.server import Gateway
+    from microgw.config.errors import ConfigError
 
 log = logging.getLogger("microgw.sync")
 
@@ -30,6 +30,13 @@ def fingerprint(document: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
 
 
+class DownloadTarget(Protocol):
+    """The gateway as the parent sync sees it (``server.Gateway``): where a new download goes."""
+
+    async def apply_download(self, document: dict[str, Any]) -> ConfigError | None:
+        """Swap in settings downloaded from the parent; the refusal (nothing changes) when refused."""
+
+
 class ParentSync:
     """Owns the parent connection of one gateway and reports its state for readiness.
 
@@ -38,7 +45,7 @@ class ParentSync:
     (the parent or the local files may have been fixed meanwhile).
     """
 
-    def __init__(self, gateway: "Gateway", config: ParentConfig, state_dir: str, ssl_context=None) -> None:
+    def __init__(self, gateway: "DownloadTarget", config: ParentConfig, state_dir: str, ssl_context=None) -> None:
         self.gateway = gateway
         self.config = config
         self.client = ParentClient(
