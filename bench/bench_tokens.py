@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from microgw.keys.static import StaticKeySource
 from microgw.tokens import verify
-from microgw.tokens.b64 import b64url_decode
+from microgw.jose.b64 import b64url_decode
 from microgw.tokens.cache import VerifiedTokenCache
 from microgw.tokens.validator import AuthServer, TokenValidator
 

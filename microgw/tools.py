@@ -80,7 +80,7 @@ def _token(args: argparse.Namespace) -> int:
     from microgw.keys.publish import jwk_thumbprint
     from microgw.keys.signing import default_alg
     from microgw.keys.stores import StoreError, load_keystore
-    from microgw.tokens.sign import sign_jwt
+    from microgw.jose.sign import sign_jwt
 
     try:
         private_key = next(iter(load_keystore("PEM", args.key, None).values())).private_key

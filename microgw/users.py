@@ -25,12 +25,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 
+from microgw.config.password_hashes import is_hashed
 from microgw.errors import GatewayError
 from microgw.keys import passwords
 
 log = logging.getLogger("microgw.users")
-
-is_hashed = passwords.is_hashed
 
 
 class UserDirectory:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from microgw.jose.algorithms import HMAC_ALGS
+
 from .addresses import IpRange
 from .claims import ClaimSet
-
-HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
-
 
 @dataclass(frozen=True, slots=True)
 class HmacStrategy:
@@ -27,7 +26,7 @@ class HmacStrategy:
     id: str
     secret: bytes = field(repr=False)
     audiences: frozenset[str]
-    algorithms: frozenset[str] = HMAC_ALGORITHMS
+    algorithms: frozenset[str] = HMAC_ALGS
     auth_server: str | None = None  # the vendor's authServerAlias: whose tokens these are (None: local)
 
 

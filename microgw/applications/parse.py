@@ -31,9 +31,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from microgw.jose.algorithms import HMAC_ALGS
+
 from .addresses import parse_range
 from .claims import ClaimSet, json_equal
-from .model import HMAC_ALGORITHMS, Application, HmacStrategy, normal_hostname
+from .model import Application, HmacStrategy, normal_hostname
 
 Problem = tuple[list, str]
 
@@ -348,7 +350,7 @@ def _strategy(
         id=spec.get("id") or f"{draft.id}#strategy-{position}",
         secret=secret,
         audiences=audiences,
-        algorithms=frozenset(spec.get("algorithms") or HMAC_ALGORITHMS),
+        algorithms=frozenset(spec.get("algorithms") or HMAC_ALGS),
         auth_server=spec.get("auth_server") or spec.get("authServerAlias") or None,
     )
 

@@ -19,7 +19,9 @@ from typing import Any, Mapping
 from microgw.config import schema
 from microgw.config.errors import ConfigError, ConfigProblem, format_path
 from microgw.config.model import (
+    DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_HTTP_PORT,
+    DEFAULT_READ_TIMEOUT,
     AdminConfig,
     ApiConfig,
     MockConfig,
@@ -29,10 +31,11 @@ from microgw.config.model import (
     StoreConfig,
 )
 from microgw.config import security as sec
-from microgw.keys.passwords import is_hashed
+from microgw.config.password_hashes import check_hash_format, is_hashed
 from microgw.config.ids import api_id, version_text
 from microgw.config.policy_spec import PolicyCatalog, PolicyChecks
 from microgw.config.secrets import decode_encoded_values
+from microgw.config.urls import parent_base, repoint
 from microgw.config.sources import Source, combine, command_line_source, env_source, file_sources, merge, origin
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)i?b?\s*$", re.IGNORECASE)
@@ -124,8 +127,6 @@ def _rewrites(sources: list[Source]) -> dict[str, str]:
 def _overlay_sources(overlays, rewrites: dict[str, str]) -> list[Source]:
     """Each overlay decoded, validated on its own (a bad one is refused by its name) and with its
     APIs' endpoints rewritten (``endpoint_rewrites`` of the settings being loaded, not older ones)."""
-    from microgw.sync.archive_files import rewrite_endpoints
-
     sources = []
     for name, document in overlays:
         document = copy.deepcopy(document)  # decoding must not change the caller's (saved, fingerprinted) copy
@@ -134,7 +135,7 @@ def _overlay_sources(overlays, rewrites: dict[str, str]) -> list[Source]:
         if problems:
             raise ConfigError(problems)
         if rewrites and document.get("apis"):
-            document["apis"] = rewrite_endpoints(document["apis"], rewrites)
+            document["apis"] = repoint(document["apis"], rewrites)
         sources.append(Source(name, document, overlay=True))
     return sources
 
@@ -210,11 +211,9 @@ class _Builder:
             if gateway.get("download_settings"):
                 self.fail(["api_gateway", "download_settings"], "downloading settings needs api_gateway.url")
             return None
-        from microgw.sync.client import DownloadError, parent_base
-
         try:
             parent_base(gateway["url"])
-        except (DownloadError, ValueError) as exc:
+        except ValueError as exc:
             self.fail(["api_gateway", "url"], f"{exc} (expected host:port, http(s)://host:port or http(s)://host:port/rest/apigateway)")
             return None
         downloads = data.get("downloads") or {}
@@ -325,8 +324,6 @@ class _Builder:
             self.fail(parts, message)
 
     def check_hash(self, parts: list, stored: str) -> None:
-        from microgw.keys.passwords import check_hash_format
-
         problem = check_hash_format(stored)
         if problem:
             self.fail(parts, problem)
@@ -437,8 +434,8 @@ class _Builder:
             mock=_mock(item["mock"]) if "mock" in item else None,
             protocols=frozenset(item.get("protocols", ("http", "https"))),
             methods=frozenset(methods) if methods else None,
-            connect_timeout=float(timeouts.get("connect", 5.0)),
-            read_timeout=float(timeouts.get("read", 30.0)),
+            connect_timeout=float(timeouts.get("connect", DEFAULT_CONNECT_TIMEOUT)),
+            read_timeout=float(timeouts.get("read", DEFAULT_READ_TIMEOUT)),
             tls_verify=item.get("tls_verify", True),
             active=item.get("active", True),
             description=item.get("description", ""),

@@ -8,6 +8,8 @@ from typing import Any, Mapping
 
 DEFAULT_HTTP_PORT = 4485
 DEFAULT_API_KEY_HEADER = "x-Gateway-APIKey"
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_READ_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +55,8 @@ class ApiConfig:
     mock: MockConfig | None
     protocols: frozenset[str] = frozenset({"http", "https"})
     methods: frozenset[str] | None = None
-    connect_timeout: float = 5.0
-    read_timeout: float = 30.0
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
     tls_verify: bool = True
     active: bool = True
     description: str = ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from microgw.tokens.b64 import B64Error, b64_std_decode
+from microgw.jose.b64 import B64Error, b64_std_decode
 
 ENCODED = "{encoded}"
 MASK = "********"

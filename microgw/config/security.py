@@ -14,6 +14,9 @@ DEFAULT_CLOCK_SKEW = 60
 DEFAULT_MAX_TOKEN_LENGTH = 8192
 DEFAULT_CACHE_ENTRIES = 10000
 DEFAULT_ISSUER = "microgw"
+DEFAULT_EXPIRY_MINUTES = 60
+DEFAULT_ALGORITHM = "RS256"
+VENDOR_ALGS = frozenset({"RS256", "RS384", "RS512"})  # what tokenGeneratorConfig may name
 LOCAL_SERVER_ID = "local"
 
 
@@ -132,12 +135,10 @@ def parse_issuer(data: Mapping[str, Any] | None, security: SecurityConfig, https
     if data is None and generator is None:
         return None
     data = dict(data or {})
-    expiry_seconds = int(float(data.get("expiry_minutes", 60)) * 60)
-    algorithm = data.get("algorithm", "RS256")
+    expiry_seconds = int(float(data.get("expiry_minutes", DEFAULT_EXPIRY_MINUTES)) * 60)
+    algorithm = data.get("algorithm", DEFAULT_ALGORITHM)
     audience = data.get("audience")
     if data.get("expiry_minutes") is None and generator:
-        from microgw.tokens.issuer import settings_from_token_generator_config
-
         vendor = settings_from_token_generator_config(generator)
         expiry_seconds = vendor["expiry_seconds"]
         algorithm = data.get("algorithm", vendor["alg"])
@@ -154,6 +155,47 @@ def parse_issuer(data: Mapping[str, Any] | None, security: SecurityConfig, https
         key_alias=signing.get("key_alias"),
         https_only=data.get("https_only", https_default),
     )
+
+
+def settings_from_token_generator_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Constructor arguments (``alg``, ``expiry_seconds``, ``audience``) from the vendor's
+    ``tokenGeneratorConfig {expiry (minutes), algorithm, audience, accessTokenExpInterval (seconds)}``.
+
+    ``accessTokenExpInterval`` wins when it is set and positive (it is the finer unit, and the vendor
+    added it later); otherwise ``expiry`` minutes; otherwise :data:`DEFAULT_EXPIRY_MINUTES`.
+    ``algorithm`` defaults to RS256 and must be one of the vendor's RS256/RS384/RS512. An empty ``audience`` means none.
+    Raises ValueError for values the vendor would not accept either.
+    """
+    config = config or {}
+
+    def number(name: str) -> int | None:
+        value = config.get(name)
+        if value is None or value == "":
+            return None
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"tokenGeneratorConfig.{name} must be a non-negative integer")
+        return value
+
+    interval, minutes = number("accessTokenExpInterval"), number("expiry")
+    if interval:
+        expiry_seconds = interval
+    elif minutes:
+        expiry_seconds = minutes * 60
+    else:
+        expiry_seconds = DEFAULT_EXPIRY_MINUTES * 60
+
+    alg = config.get("algorithm") or DEFAULT_ALGORITHM
+    if alg not in VENDOR_ALGS:
+        raise ValueError(f"tokenGeneratorConfig.algorithm must be one of {sorted(VENDOR_ALGS)}")
+
+    audience = config.get("audience")
+    if audience in ("", None, []):
+        audience = None
+    elif not isinstance(audience, (str, list)):
+        raise ValueError("tokenGeneratorConfig.audience must be a string or a list of strings")
+    return {"alg": alg, "expiry_seconds": expiry_seconds, "audience": audience}
 
 
 def parse_users(items: list[Mapping[str, Any]] | None) -> tuple[UserConfig, ...]:

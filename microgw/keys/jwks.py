@@ -24,9 +24,10 @@ from typing import Any, Iterable
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
-from microgw.keys.model import HMAC_ALGS, VerifyKey
+from microgw.jose.algorithms import HMAC_ALGS
+from microgw.keys.model import VerifyKey
 from microgw.keys.static import KeyPolicyError, public_verify_key
-from microgw.tokens.b64 import B64Error, b64url_decode
+from microgw.jose.b64 import B64Error, b64url_decode
 
 __all__ = ["JwksError", "parse_jwks", "jwk_to_verify_key", "JWA_SIGNATURE_ALGS"]
 

@@ -11,13 +11,9 @@ from typing import Protocol, Union
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, ed448, rsa
 
-PublicKey = Union[rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey]
+from microgw.jose.algorithms import EC_ALGS_BY_CURVE, EDDSA_ALGS, HMAC_ALGS, RSA_ALGS
 
-# Algorithms a key type may ever be used with: the pin that stops RS/HS confusion and friends.
-RSA_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
-HMAC_ALGS = frozenset({"HS256", "HS384", "HS512"})
-EC_ALGS_BY_CURVE = {"secp256r1": frozenset({"ES256"}), "secp384r1": frozenset({"ES384"}), "secp521r1": frozenset({"ES512"})}
-EDDSA_ALGS = frozenset({"EdDSA"})
+PublicKey = Union[rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey]
 
 
 def algorithms_for(key: PublicKey | bytes) -> frozenset[str]:

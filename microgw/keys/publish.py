@@ -18,7 +18,7 @@ from typing import Any, Protocol, Union
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from microgw.tokens.b64 import b64url_encode
+from microgw.jose.b64 import b64url_encode
 
 from .model import PublicKey, algorithms_for
 

@@ -34,6 +34,7 @@ from typing import Any, Iterable
 import aiohttp
 from yarl import URL
 
+from microgw.config.security import JwksTuning
 from microgw.keys.jwks import JwksError, parse_jwks
 from microgw.keys.model import VerifyKey
 from microgw.keys.static import KeyIndex
@@ -42,6 +43,7 @@ __all__ = ["RemoteJwksSource"]
 
 log = logging.getLogger(__name__)
 
+_DEFAULTS = JwksTuning()  # the settings' defaults, for sources built without settings
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _HEADERS = {"Accept": "application/json, application/jwk-set+json"}
 
@@ -63,10 +65,10 @@ class RemoteJwksSource:
         self,
         url: str,
         *,
-        refresh_interval: float = 600,
-        unknown_kid_cooldown: float = 30,
-        timeout: float = 5,
-        max_bytes: int = 262144,
+        refresh_interval: float = _DEFAULTS.refresh_interval,
+        unknown_kid_cooldown: float = _DEFAULTS.unknown_kid_cooldown,
+        timeout: float = _DEFAULTS.timeout,
+        max_bytes: int = _DEFAULTS.max_bytes,
         ssl_context: ssl.SSLContext | None = None,
         allowed_algs: Iterable[str] | None = None,
         retry_initial: float = 1.0,

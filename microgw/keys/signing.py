@@ -33,7 +33,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
-from microgw.tokens.sign import JwsSigner, PrivateKey
+from microgw.jose.sign import JwsSigner, PrivateKey
 
 from .publish import jwk_thumbprint
 

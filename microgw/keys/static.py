@@ -24,7 +24,8 @@ from typing import Iterable
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from microgw.keys.model import HMAC_ALGS, PublicKey, VerifyKey, algorithms_for
+from microgw.jose.algorithms import HMAC_ALGS
+from microgw.keys.model import PublicKey, VerifyKey, algorithms_for
 
 __all__ = ["MIN_RSA_BITS", "KeyIndex", "StaticKeySource", "public_verify_key", "KeyPolicyError"]
 

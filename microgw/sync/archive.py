@@ -26,7 +26,7 @@ described in :mod:`microgw.sync.policies_map`. Decisions of this module:
   dropped with a warning under ``skip_unsupported`` (the API-level policies still apply to every
   resource). Scopes without policies are ignored. ``type: WEBSOCKET`` APIs are unsupported likewise
   (skipping drops the API).
-* ``aliases`` repoints endpoints that name production hosts (see :func:`repoint`).
+* ``aliases`` repoints endpoints that name production hosts (see :func:`microgw.config.urls.repoint`).
 
 Export writes stable ids (:func:`api_id`, uuid5 of name and version, unless ``ids`` gives the
 vendor's), sorted members and fixed timestamps. What the vendor form cannot carry (``methods``,
@@ -51,6 +51,7 @@ from xml.sax.saxutils import escape, quoteattr
 from microgw.config import schema
 from microgw.config.ids import _NAMESPACE, api_id, version_text
 from microgw.config.errors import format_path
+from microgw.config.urls import repoint
 from microgw.sync import policies_map as pm
 from microgw.sync.archive_zip import MAX_BYTES, ArchiveError, SafeZip, json_bytes, write_zip
 
@@ -63,7 +64,6 @@ __all__ = [
     "build_archive",
     "canonical_api",
     "load_archive",
-    "repoint",
     "select_apis",
     "version_text",
 ]
@@ -188,54 +188,6 @@ def _canonical_policies(policies: Mapping[str, Any]) -> dict[str, Any]:
             result["identity_headers"] = copy.deepcopy(outbound["identity_headers"])
         if result:
             out["outbound"] = result
-    return out
-
-
-# --- endpoint repointing -----------------------------------------------------------------------
-
-_ORIGIN = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)(.*)$", re.DOTALL)
-
-
-def _fold_origin(url: str) -> str:
-    """Scheme and host compare case-insensitively; the path does not."""
-    match = _ORIGIN.match(url)
-    return match.group(1).lower() + match.group(2) if match else url
-
-
-def _target(value: Any) -> str:
-    if isinstance(value, Mapping) and isinstance(value.get("value"), str):
-        return value["value"]
-    if isinstance(value, str):
-        return value
-    raise ValueError("an alias maps to a URL text or to {value: URL}")
-
-
-def repoint(apis: Iterable[Mapping[str, Any]], aliases: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Replace the start of each endpoint: ``{"https://prod.example.com": "http://127.0.0.1:8080"}``.
-
-    A key is an origin (``scheme://host[:port]``) or any longer URL prefix; it matches only at a
-    boundary (end, ``/``, ``?``, ``#`` or ``$``), so ``https://prod.example.com`` does not match
-    ``https://prod.example.com.evil.net`` nor ``:8443``. The longest matching key wins; scheme and
-    host compare case-insensitively. Values are URLs or the config's simple aliases
-    (``{value: URL}``). Returns new dicts; the inputs are not changed.
-    """
-    table = sorted(((k, _target(v)) for k, v in aliases.items() if k), key=lambda kv: len(kv[0]), reverse=True)
-    out = []
-    for api in apis:
-        api = dict(api)
-        endpoint = api.get("endpoint")
-        if isinstance(endpoint, str):
-            for key, target in table:
-                rest = endpoint[len(key):]
-                if _fold_origin(endpoint[: len(key)]) != _fold_origin(key):
-                    continue
-                if rest and not key.endswith("/") and rest[0] not in "/?#$":
-                    continue
-                if target.endswith("/") and rest.startswith("/"):
-                    rest = rest[1:]
-                api["endpoint"] = target + rest
-                break
-        out.append(api)
     return out
 
 

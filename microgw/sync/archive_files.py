@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from typing import Mapping
 
 from microgw.config.errors import ConfigError, ConfigProblem
 from microgw.config.model import Settings
@@ -44,11 +44,3 @@ def with_ids(apis: list[dict], ids: Mapping[tuple[str, str], str]) -> list[dict]
 
     return [{**api, "id": ids[key]} if (key := (api["name"], version_text(api["version"]))) in ids else api for api in apis]
 
-
-def rewrite_endpoints(apis: list[dict], rewrites: Mapping[str, Any]) -> list[dict]:
-    """``endpoint_rewrites``: archives and parents name production hosts; point them elsewhere."""
-    if not rewrites:
-        return apis
-    from microgw.sync.archive import repoint
-
-    return repoint(apis, rewrites)

@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from microgw.config.urls import parent_base
 from microgw.sync import vendor
 
 log = logging.getLogger("microgw.sync")
@@ -27,25 +28,6 @@ MAX_ANSWER = 32 << 20  # an answer larger than this is refused, not read
 
 class DownloadError(Exception):
     """The parent could not be reached or answered something unusable; the message has no secrets."""
-
-
-def parent_base(url: str) -> URL:
-    """``host:port``, ``http://host:5555`` and ``http://host:5555/rest/apigateway`` -> the server root."""
-    text = url.strip()
-    if "://" not in text:
-        text = "http://" + text
-    try:
-        parsed = URL(text)
-    except ValueError:
-        raise DownloadError(f"not a parent gateway URL: {url!r}") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise DownloadError(f"not a parent gateway URL: {url!r}")
-    path = parsed.path.rstrip("/")
-    for suffix in ("/rest/apigateway", "/rest"):
-        if path.endswith(suffix):
-            path = path[: -len(suffix)]
-            break
-    return parsed.with_path(path or "/").with_query(None).with_fragment(None)
 
 
 @dataclass(frozen=True)
@@ -62,7 +44,10 @@ class ParentSettings:
 class ParentClient:
     def __init__(self, parent: ParentSettings, ssl_context: ssl.SSLContext | None = None) -> None:
         self.parent = parent
-        self.base = parent_base(parent.url)
+        try:
+            self.base = parent_base(parent.url)
+        except ValueError as exc:
+            raise DownloadError(str(exc)) from None
         self.ssl = ssl_context
         self.warnings: list[str] = []  # what the last download wants the user to know (logged by the caller)
 

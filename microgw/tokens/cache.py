@@ -12,13 +12,15 @@ import time
 from collections import OrderedDict
 from typing import Any, Hashable
 
+from microgw.config.security import DEFAULT_CACHE_ENTRIES
+
 __all__ = ["VerifiedTokenCache"]
 
 
 class VerifiedTokenCache:
     __slots__ = ("max_entries", "max_ttl", "_data", "hits", "misses")
 
-    def __init__(self, max_entries: int = 10000, max_ttl: float = 300.0) -> None:
+    def __init__(self, max_entries: int = DEFAULT_CACHE_ENTRIES, max_ttl: float = 300.0) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         if max_ttl <= 0:

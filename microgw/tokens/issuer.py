@@ -21,9 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from microgw.errors import GatewayError, bad_request
+from microgw.jose.sign import SUPPORTED_ALGS
 from microgw.keys.signing import SigningKey, SigningKeyring
-
-from .sign import SUPPORTED_ALGS
 
 # Claims the issuer sets itself; a caller's claims_set may not override them. ``app_id`` is added
 # to the RFC 7519 registered ones because the issuer gives it meaning in user tokens: letting one
@@ -35,9 +34,6 @@ RESERVED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "a
 MAX_CUSTOM_CLAIMS = 64
 MAX_CUSTOM_CLAIMS_BYTES = 4096
 MAX_EXPIRY_SECONDS = 366 * 24 * 3600
-
-DEFAULT_EXPIRY_MINUTES = 60
-VENDOR_ALGS = frozenset({"RS256", "RS384", "RS512"})
 
 _claims_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
@@ -159,44 +155,3 @@ class TokenIssuer:
         if size > self._max_bytes:
             raise bad_request(f"claimsSet may be at most {self._max_bytes} bytes of JSON")
         return custom
-
-
-def settings_from_token_generator_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Constructor arguments (``alg``, ``expiry_seconds``, ``audience``) from the vendor's
-    ``tokenGeneratorConfig {expiry (minutes), algorithm, audience, accessTokenExpInterval (seconds)}``.
-
-    ``accessTokenExpInterval`` wins when it is set and positive (it is the finer unit, and the vendor
-    added it later); otherwise ``expiry`` minutes; otherwise 60 minutes. ``algorithm`` defaults to
-    RS256 and must be one of the vendor's RS256/RS384/RS512. An empty ``audience`` means none.
-    Raises ValueError for values the vendor would not accept either.
-    """
-    config = config or {}
-
-    def number(name: str) -> int | None:
-        value = config.get(name)
-        if value is None or value == "":
-            return None
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value.strip())
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"tokenGeneratorConfig.{name} must be a non-negative integer")
-        return value
-
-    interval, minutes = number("accessTokenExpInterval"), number("expiry")
-    if interval:
-        expiry_seconds = interval
-    elif minutes:
-        expiry_seconds = minutes * 60
-    else:
-        expiry_seconds = DEFAULT_EXPIRY_MINUTES * 60
-
-    alg = config.get("algorithm") or "RS256"
-    if alg not in VENDOR_ALGS:
-        raise ValueError(f"tokenGeneratorConfig.algorithm must be one of {sorted(VENDOR_ALGS)}")
-
-    audience = config.get("audience")
-    if audience in ("", None, []):
-        audience = None
-    elif not isinstance(audience, (str, list)):
-        raise ValueError("tokenGeneratorConfig.audience must be a string or a list of strings")
-    return {"alg": alg, "expiry_seconds": expiry_seconds, "audience": audience}

@@ -31,15 +31,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from microgw.config.security import DEFAULT_CLOCK_SKEW, DEFAULT_MAX_TOKEN_LENGTH
 from microgw.errors import TokenError
 from microgw.keys.model import KeySource, VerifyKey
 from microgw.tokens.cache import VerifiedTokenCache
 from microgw.tokens.claims import check_time_claims
-from microgw.tokens.verify import DEFAULT_MAX_LENGTH, ParsedToken, parse, verify_signature
+from microgw.tokens.verify import ParsedToken, parse, verify_signature
 
-__all__ = ["AuthServer", "VerifiedToken", "TokenValidator", "DEFAULT_CLOCK_SKEW"]
-
-DEFAULT_CLOCK_SKEW = 60
+__all__ = ["AuthServer", "VerifiedToken", "TokenValidator"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +83,7 @@ class TokenValidator:
         *,
         default_skew: int = DEFAULT_CLOCK_SKEW,
         cache: VerifiedTokenCache | None = None,
-        max_token_length: int = DEFAULT_MAX_LENGTH,
+        max_token_length: int = DEFAULT_MAX_TOKEN_LENGTH,
     ) -> None:
         by_issuer: dict[str, AuthServer] = {}
         ids: set[str] = set()

@@ -12,7 +12,7 @@ What is refused, and why
 * Headers ``jwk``, ``jku``, ``x5u``, ``x5c``: keys carried by the token are never trusted nor fetched.
 * Any ``crit`` header: we understand no extensions (RFC 7515 §4.1.11 says refuse what you don't).
 * JWE (5 segments) and any segment count other than 3; an empty signature.
-* Anything that is not unpadded base64url, with the rules of :func:`microgw.tokens.b64.b64url_decode`
+* Anything that is not unpadded base64url, with the rules of :func:`microgw.jose.b64.b64url_decode`
   (implemented as one translate + strict ``a2b_base64``, because its regex pass costs µs per token;
   a property test checks that both agree); non-ASCII tokens; tokens longer than ``max_length``.
 * Header or claims that are not UTF-8 JSON objects, the JSON constants ``NaN``/``Infinity`` and
@@ -47,12 +47,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from microgw.config.security import DEFAULT_MAX_TOKEN_LENGTH
 from microgw.errors import TokenError
 from microgw.keys.model import VerifyKey
 
-__all__ = ["ParsedToken", "parse", "verify_signature", "SUPPORTED_ALGS", "DEFAULT_MAX_LENGTH"]
+__all__ = ["ParsedToken", "parse", "verify_signature", "SUPPORTED_ALGS"]
 
-DEFAULT_MAX_LENGTH = 8192
 HEADER_CACHE_SIZE = 256
 MAX_JSON_DEPTH = 32  # real claims nest 2-3 levels; deeper JSON would only burden later stages
 
@@ -188,7 +188,7 @@ def _header(segment: bytes) -> tuple[Mapping[str, Any], str, str | None]:
     return MappingProxyType(header), alg, kid  # shared by every token with this header: read-only
 
 
-def parse(token: str, max_length: int = DEFAULT_MAX_LENGTH) -> ParsedToken:
+def parse(token: str, max_length: int = DEFAULT_MAX_TOKEN_LENGTH) -> ParsedToken:
     """Split, decode and sanity-check a compact JWS; see the module docstring for what is refused."""
     if type(token) is not str:
         raise TokenError("malformed token")

@@ -1,4 +1,4 @@
-"""keys/passwords.py: scrypt and pbkdf2 hashes, malformed values, constant-time plain compare."""
+"""keys/passwords.py and config/password_hashes.py: scrypt and pbkdf2 hashes, malformed values, constant-time plain compare."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from microgw.config.password_hashes import check_hash_format
 from microgw.keys.passwords import (
-    check_hash_format,
     dummy_verify,
     hash_password,
     verify_password,
     verify_password_async,
     verify_plain,
 )
-from microgw.tokens.b64 import b64url_encode
+from microgw.jose.b64 import b64url_encode
 
 FAST = {"log2_n": 10, "r": 8, "p": 1}  # tests only; production default is log2_n=15
 

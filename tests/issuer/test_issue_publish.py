@@ -11,7 +11,7 @@ from jwcrypto import jwk as jwc_jwk
 
 from microgw.keys.publish import jwk_thumbprint, jwks_document, public_jwk
 from microgw.keys.signing import SigningKey, SigningKeyring
-from microgw.tokens.b64 import b64url_decode
+from microgw.jose.b64 import b64url_decode
 
 
 def test_rsa_jwk(rsa_key):

@@ -1,4 +1,4 @@
-"""tokens/sign.py: every algorithm verifies with independent libraries; misfit keys are refused."""
+"""jose/sign.py: every algorithm verifies with independent libraries; misfit keys are refused."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from microgw.keys.publish import jwks_document, public_jwk
-from microgw.tokens.b64 import b64url_decode
-from microgw.tokens.sign import JwsSigner, sign_jwt
+from microgw.jose.b64 import b64url_decode
+from microgw.jose.sign import JwsSigner, sign_jwt
 
 
 CLAIMS = {"sub": "alice", "n": 1, "nested": {"a": [1, 2, "ü"]}}

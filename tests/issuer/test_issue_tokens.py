@@ -12,7 +12,7 @@ import pytest
 from microgw.errors import GatewayError
 from microgw.keys.publish import jwks_document
 from microgw.keys.signing import KeyringRef, KeyStateDir, SigningKey, SigningKeyring
-from microgw.tokens.b64 import b64url_decode
+from microgw.jose.b64 import b64url_decode
 from microgw.tokens.issuer import TokenIssuer
 
 NOW = 1_700_000_000

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from microgw.keys.signing import SigningKey, SigningKeyring
-from microgw.tokens.issuer import TokenIssuer, settings_from_token_generator_config as settings
+from microgw.config.security import settings_from_token_generator_config as settings
+from microgw.tokens.issuer import TokenIssuer
 
 
 def test_sample_from_the_vendor():

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from jwtkit import b64url, claims, ec_key, ed_key, jwk_of, jwks, mint, rsa_key
 
 from microgw.keys.jwks import JwksError, parse_jwks
-from microgw.keys.model import EDDSA_ALGS, HMAC_ALGS, RSA_ALGS
+from microgw.jose.algorithms import EDDSA_ALGS, HMAC_ALGS, RSA_ALGS
 from microgw.tokens.verify import parse, verify_signature
 
 

@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from jwtkit import claims, ec_key, ed_key, mint, rsa_key
 
-from microgw.keys.model import HMAC_ALGS, RSA_ALGS, VerifyKey
+from microgw.jose.algorithms import HMAC_ALGS, RSA_ALGS
+from microgw.keys.model import VerifyKey
 from microgw.keys.static import KeyPolicyError, StaticKeySource, public_verify_key
 from microgw.tokens.verify import parse, verify_signature
 

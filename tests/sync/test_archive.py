@@ -13,7 +13,8 @@ import zipfile
 import pytest
 
 from microgw.config.schema import validate
-from microgw.sync.archive import ArchiveError, load_archive, repoint
+from microgw.config.urls import repoint
+from microgw.sync.archive import ArchiveError, load_archive
 from microgw.sync.archive_zip import unsafe_name
 
 from support.vendor_archive import (  # noqa: E402  (shared with the end-to-end tests)

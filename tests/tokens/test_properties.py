@@ -13,7 +13,7 @@ from jwtkit import HMAC_SECRET, ISSUER, b64url, segment, signed
 from microgw.errors import TokenError
 from microgw.keys.static import StaticKeySource
 from microgw.tokens import verify
-from microgw.tokens.b64 import B64Error, b64url_decode
+from microgw.jose.b64 import B64Error, b64url_decode
 from microgw.tokens.cache import VerifiedTokenCache
 from microgw.tokens.validator import AuthServer, TokenValidator, VerifiedToken
 from microgw.tokens.verify import ParsedToken, parse

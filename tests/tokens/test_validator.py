@@ -11,7 +11,8 @@ from jwtkit import ISSUER, assemble, claims, ec_key, mint, rsa_key, signed
 from microgw.errors import TokenError
 from microgw.keys.static import StaticKeySource
 from microgw.tokens.cache import VerifiedTokenCache
-from microgw.tokens.validator import DEFAULT_CLOCK_SKEW, AuthServer, TokenValidator
+from microgw.config.security import DEFAULT_CLOCK_SKEW
+from microgw.tokens.validator import AuthServer, TokenValidator
 
 NOW = 1_700_000_000
 

@@ -14,7 +14,8 @@ from jwtkit import (
 )
 
 from microgw.errors import TokenError
-from microgw.keys.model import HMAC_ALGS, VerifyKey, algorithms_for
+from microgw.jose.algorithms import HMAC_ALGS
+from microgw.keys.model import VerifyKey, algorithms_for
 from microgw.tokens import verify
 from microgw.tokens.verify import SUPPORTED_ALGS, parse, verify_signature
 
