@@ -60,7 +60,3 @@ class AccessLogger(AbstractAccessLogger):
             api,
             app,
         )
-
-    @property
-    def enabled(self) -> bool:
-        return self.logger.isEnabledFor(logging.INFO)

@@ -3,7 +3,21 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Protocol
+
+
+class _Services(Protocol):
+    @property
+    def background(self) -> tuple[object, ...]: ...  # parts may expose ``metrics() -> {name: value}``
+
+
+class _Runtime(Protocol):
+    """What the metrics read of a runtime: its readiness and its background parts."""
+
+    @property
+    def services(self) -> _Services: ...
+
+    def readiness(self) -> tuple[bool, object]: ...
 
 
 def _label(value: str) -> str:
@@ -26,7 +40,7 @@ class Metrics:
     def total(self) -> int:
         return sum(self.requests.values())
 
-    def render(self, runtime: Any) -> str:
+    def render(self, runtime: _Runtime) -> str:
         lines = [
             "# HELP microgw_requests_total Requests answered on /gateway paths, by API and status.",
             "# TYPE microgw_requests_total counter",

@@ -7,13 +7,18 @@ endpoint's base path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
 import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from microgw.config.model import ApiConfig
 from microgw.errors import bad_request, not_found
+
+if TYPE_CHECKING:
+    import ssl as _ssl
+
+    from aiohttp import ClientTimeout
 
 GATEWAY_PREFIX = "/gateway/"
 RESOURCE_PLACEHOLDER = "${sys:resource_path}"
@@ -52,10 +57,10 @@ class Route:
     """Everything the request path needs about one API, built once per runtime."""
 
     api: ApiConfig
-    stages: tuple[Any, ...]
+    stages: tuple[Any, ...]  # policies' Stage objects; the Stage protocol sits above routing
     upstream: UpstreamTarget | None
-    ssl: Any = True  # ssl.SSLContext, False (not verified) or True (default verification)
-    timeout: Any = None  # aiohttp.ClientTimeout for the native service, built once
+    ssl: _ssl.SSLContext | bool = True  # False: not verified; True: default verification
+    timeout: ClientTimeout | None = None  # for the native service, built once
 
 
 def split_gateway_path(path: str, query: str = "") -> tuple[str, str, str | None, str]:

@@ -208,9 +208,5 @@ class ClaimSet:
             for element in expected if isinstance(expected, tuple) else (expected,):
                 yield name, value_key(element)
 
-    def as_dict(self) -> dict[str, Any]:
-        """The set as plain JSON values (lists, dicts), e.g. for the settings endpoint."""
-        return {name: json.loads(text) for name, text in self.claims}
-
     def __len__(self) -> int:
         return len(self.claims)

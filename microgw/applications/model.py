@@ -64,10 +64,6 @@ class Application:
             return False
         return api_name in self.apis or f"{api_name}/{api_version}" in self.apis
 
-    def matches_claims(self, claims: dict) -> bool:
-        """Does any claim set of the application match the token's claims (OR of ANDs)?"""
-        return any(claim_set.matches(claims) for claim_set in self.claim_sets)
-
 
 def normal_hostname(host: str) -> str:
     """Host names compare case-insensitively and without a trailing root dot (RFC 4343, RFC 1034)."""

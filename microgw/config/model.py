@@ -115,8 +115,3 @@ class Settings:
     @property
     def api_key_header(self) -> str:
         return str(self.extended_settings.get("apiKeyHeader") or DEFAULT_API_KEY_HEADER)
-
-    @property
-    def jwt_endpoint_https_only(self) -> bool:
-        value = self.extended_settings.get("pg_JWT_isHTTPS", True)
-        return not (value is False or str(value).strip().lower() == "false")

@@ -25,7 +25,7 @@ from typing import Any, Iterable
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from microgw.jose.algorithms import HMAC_ALGS
-from microgw.keys.model import VerifyKey
+from microgw.keys.model import PublicKey, VerifyKey
 from microgw.keys.static import KeyPolicyError, public_verify_key
 from microgw.jose.b64 import B64Error, b64url_decode
 
@@ -124,7 +124,7 @@ def _convert(jwk: Any, source: str, allowed_algs: frozenset[str] | None, allow_o
             raise _Skip("no allowed algorithm")
         return VerifyKey(kid, secret, fit, source)
     if kty == "RSA":
-        public: Any = _rsa(jwk)
+        public: PublicKey = _rsa(jwk)
     elif kty == "EC":
         public = _ec(jwk)
     elif kty == "OKP":

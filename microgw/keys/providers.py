@@ -10,7 +10,6 @@ import logging
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from microgw.config.model import Settings
 from microgw.config.security import LOCAL_SERVER_ID, AuthServerConfig
@@ -279,7 +278,3 @@ def _certificate_source(settings: Settings, server: AuthServerConfig, where: str
         return StaticKeySource.from_certificate(cert, source=f"certificate {server.certificate_alias}", allowed_algs=server.algorithms)
     except ValueError as exc:
         raise KeyProblem(f"{where}.localIntrospectionConfig.certificateAlias", str(exc)) from None
-
-
-def describe(sources: Iterable) -> list[str]:
-    return [getattr(s, "description", type(s).__name__) for s in sources]

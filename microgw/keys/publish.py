@@ -13,16 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from typing import Any, Protocol, Union
+from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from microgw.jose.b64 import b64url_encode
+from microgw.jose.sign import PrivateKey
 
 from .model import PublicKey, algorithms_for
 
-_PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey]
 _CRV = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 
 
@@ -31,13 +31,13 @@ def _uint(value: int) -> str:
     return b64url_encode(value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big"))
 
 
-def _public(key: PublicKey | _PrivateKey) -> PublicKey:
+def _public(key: PublicKey | PrivateKey) -> PublicKey:
     if isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
         return key.public_key()
     return key
 
 
-def key_members(key: PublicKey | _PrivateKey) -> dict[str, str]:
+def key_members(key: PublicKey | PrivateKey) -> dict[str, str]:
     """The required public members of the key's JWK (exactly those RFC 7638 hashes)."""
     pub = _public(key)
     if isinstance(pub, rsa.RSAPublicKey):
@@ -61,13 +61,13 @@ def key_members(key: PublicKey | _PrivateKey) -> dict[str, str]:
     raise ValueError("only RSA, EC and EdDSA public keys can be published")
 
 
-def jwk_thumbprint(key: PublicKey | _PrivateKey) -> str:
+def jwk_thumbprint(key: PublicKey | PrivateKey) -> str:
     """RFC 7638 SHA-256 thumbprint, base64url: the kid scheme of the gateway's own keys."""
     canonical = json.dumps(key_members(key), separators=(",", ":"), sort_keys=True).encode("utf-8")
     return b64url_encode(hashlib.sha256(canonical).digest())
 
 
-def public_jwk(public_key: PublicKey | _PrivateKey, kid: str, alg: str) -> dict[str, str]:
+def public_jwk(public_key: PublicKey | PrivateKey, kid: str, alg: str) -> dict[str, str]:
     """The JWK a verifier needs: key members plus ``use: sig``, ``kid`` and the real JWA ``alg``.
 
     A private key is accepted and reduced to its public half; ValueError when ``alg`` does not fit.
@@ -82,7 +82,7 @@ def public_jwk(public_key: PublicKey | _PrivateKey, kid: str, alg: str) -> dict[
 class _PublishedKey(Protocol):
     kid: str
     alg: str
-    private_key: Any
+    private_key: PrivateKey
 
 
 class _Keyring(Protocol):

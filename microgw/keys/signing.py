@@ -33,6 +33,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
+from microgw.jose.algorithms import EDDSA_ALGS, RSA_ALGS
 from microgw.jose.sign import JwsSigner, PrivateKey
 
 from .publish import jwk_thumbprint
@@ -42,8 +43,7 @@ log = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _CURVES = {"ES256": ec.SECP256R1, "ES384": ec.SECP384R1, "ES512": ec.SECP521R1}
 _ALG_BY_CURVE = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
-_RSA_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
-MANAGED_ALGS = _RSA_ALGS | frozenset(_CURVES) | {"EdDSA"}
+MANAGED_ALGS = RSA_ALGS | frozenset(_CURVES) | EDDSA_ALGS
 
 # RSA-3072 (128-bit security, NIST SP 800-57) for managed keys: they may live for years and 2048 is
 # only approved until 2030. Signing costs ~3x more than 2048 but token issuing is not the hot path.
@@ -244,7 +244,7 @@ class KeyRecord:
 
 
 def _generate(alg: str, rsa_bits: int) -> PrivateKey:
-    if alg in _RSA_ALGS:
+    if alg in RSA_ALGS:
         return rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
     if alg in _CURVES:
         return ec.generate_private_key(_CURVES[alg]())

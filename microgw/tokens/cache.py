@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from typing import Any, Hashable
+from typing import Generic, Hashable, TypeVar
 
 from microgw.config.security import DEFAULT_CACHE_ENTRIES
 
 __all__ = ["VerifiedTokenCache"]
 
+V = TypeVar("V")
 
-class VerifiedTokenCache:
-    __slots__ = ("max_entries", "max_ttl", "_data", "hits", "misses")
+
+class VerifiedTokenCache(Generic[V]):
+    __slots__ = ("max_entries", "max_ttl", "_data")
 
     def __init__(self, max_entries: int = DEFAULT_CACHE_ENTRIES, max_ttl: float = 300.0) -> None:
         if max_entries < 1:
@@ -27,25 +29,20 @@ class VerifiedTokenCache:
             raise ValueError("max_ttl must be positive")
         self.max_entries = max_entries
         self.max_ttl = max_ttl
-        self._data: OrderedDict[Hashable, tuple[Any, float]] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
+        self._data: OrderedDict[Hashable, tuple[V, float]] = OrderedDict()
 
-    def get(self, key: Hashable, now: float | None = None) -> Any | None:
+    def get(self, key: Hashable, now: float | None = None) -> V | None:
         """The cached value, or None when absent or expired (expired entries are dropped)."""
         entry = self._data.get(key)
         if entry is None:
-            self.misses += 1
             return None
         if (time.time() if now is None else now) >= entry[1]:
             del self._data[key]
-            self.misses += 1
             return None
         self._data.move_to_end(key)
-        self.hits += 1
         return entry[0]
 
-    def put(self, key: Hashable, value: Any, expires_at: float | None, now: float | None = None) -> None:
+    def put(self, key: Hashable, value: V, expires_at: float | None, now: float | None = None) -> None:
         """Store ``value`` until ``expires_at`` (None: no own expiry) but at most ``max_ttl`` seconds."""
         limit = (time.time() if now is None else now) + self.max_ttl
         until = limit if expires_at is None or expires_at > limit else expires_at

@@ -82,7 +82,7 @@ class TokenValidator:
         auth_servers: Iterable[AuthServer],
         *,
         default_skew: int = DEFAULT_CLOCK_SKEW,
-        cache: VerifiedTokenCache | None = None,
+        cache: VerifiedTokenCache[VerifiedToken] | None = None,
         max_token_length: int = DEFAULT_MAX_TOKEN_LENGTH,
     ) -> None:
         by_issuer: dict[str, AuthServer] = {}

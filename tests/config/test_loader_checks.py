@@ -94,7 +94,7 @@ def test_environment_value_types(tmp_path):
     settings = loaded.settings
     assert settings.key_store.password == "1234"
     assert settings.server.http_port is None
-    assert settings.jwt_endpoint_https_only is False
+    assert settings.extended_settings["pg_JWT_isHTTPS"] == "false"  # text from the environment, read as false by the issuer
     assert settings.extended_settings["someVendorSetting"] == "x"
     assert loaded.warnings == ()
 
