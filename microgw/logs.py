@@ -60,3 +60,8 @@ class AccessLogger(AbstractAccessLogger):
             api,
             app,
         )
+
+    @property
+    def enabled(self) -> bool:
+        """aiohttp asks this before building a log line (it overrides AbstractAccessLogger.enabled)."""
+        return self.logger.isEnabledFor(logging.INFO)
