@@ -20,7 +20,7 @@ V = TypeVar("V")
 
 
 class VerifiedTokenCache(Generic[V]):
-    __slots__ = ("max_entries", "max_ttl", "_data")
+    __slots__ = ("max_entries", "max_ttl", "_data", "hits", "misses")
 
     def __init__(self, max_entries: int = DEFAULT_CACHE_ENTRIES, max_ttl: float = 300.0) -> None:
         if max_entries < 1:
@@ -30,16 +30,21 @@ class VerifiedTokenCache(Generic[V]):
         self.max_entries = max_entries
         self.max_ttl = max_ttl
         self._data: OrderedDict[Hashable, tuple[V, float]] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
 
     def get(self, key: Hashable, now: float | None = None) -> V | None:
         """The cached value, or None when absent or expired (expired entries are dropped)."""
         entry = self._data.get(key)
         if entry is None:
+            self.misses += 1
             return None
         if (time.time() if now is None else now) >= entry[1]:
             del self._data[key]
+            self.misses += 1
             return None
         self._data.move_to_end(key)
+        self.hits += 1
         return entry[0]
 
     def put(self, key: Hashable, value: V, expires_at: float | None, now: float | None = None) -> None:
