@@ -30,6 +30,8 @@ class RequestContext:
         "identified_by",
         "remove_headers",
         "add_headers",
+        "upstream",
+        "buffer_answer",
         "extras",
     )
 
@@ -50,4 +52,6 @@ class RequestContext:
         self.identified_by: str | None = None
         self.remove_headers: set[str] = set()  # lower-case names
         self.add_headers: list[tuple[str, str]] = []
+        self.upstream: Any = None  # routing.UpstreamTarget chosen by a policy; None: the API's endpoint
+        self.buffer_answer = False  # True: the forward returns the native answer whole, as an unsent web.Response
         self.extras: dict[str, Any] = {}

@@ -41,6 +41,17 @@ class GatewayError(Exception):
         return f"GatewayError({self.status}, {self.code!r}, {self.message!r})"
 
 
+class Answered(Exception):
+    """A request stage answers by itself (a CORS preflight, say): the request goes no further and
+    ``response`` (an aiohttp response) is sent as it is."""
+
+    __slots__ = ("response",)
+
+    def __init__(self, response: object) -> None:
+        super().__init__("answered by a policy")
+        self.response = response
+
+
 class TokenError(GatewayError):
     """A presented token is not acceptable: 401 ``invalid_token`` with a short description."""
 

@@ -1,7 +1,8 @@
 """Forwarding to the native service: pooled connections, bodies streamed both ways, clean headers.
 
 Nothing is buffered: the request body flows from the client socket to the native service in chunks,
-and the answer flows back the same way. Failures map to 502 (refused, reset, bad answer) and 504
+and the answer flows back the same way — unless a policy asks for the answer whole
+(``ctx.buffer_answer``, bounded by ``max_body_size``) to change it before it is sent. Failures map to 502 (refused, reset, bad answer) and 504
 (timed out); once the answer has started, a failure can only cut the connection.
 """
 
@@ -101,6 +102,21 @@ def check_declared_length(request: web.Request, limit: int) -> None:
         raise GatewayError(413, "body_too_large", f"The request body is larger than {limit} bytes")
 
 
+def _answer_too_large(limit: int) -> GatewayError:
+    return GatewayError(502, "answer_too_large", f"The native service's answer is larger than {limit} bytes")
+
+
+async def _read_bounded(content: aiohttp.StreamReader, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in content.iter_chunked(CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise _answer_too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class Forwarder:
     """Sends requests to native services over one shared, pooled client session."""
 
@@ -113,7 +129,7 @@ class Forwarder:
         route = ctx.route
         api = route.api
         check_declared_length(request, self.max_body_size)
-        url = route.upstream.url(ctx.resource, ctx.query)
+        url = (ctx.upstream or route.upstream).url(ctx.resource, ctx.query)
         headers = upstream_headers(ctx)
         data = None
         if request.body_exists:
@@ -140,6 +156,8 @@ class Forwarder:
             log.warning("native service of %s/%s failed: %s", api.name, api.version, exc.__class__.__name__)
             raise GatewayError(502, "upstream_unavailable", "The native service could not be reached") from None
         try:
+            if ctx.buffer_answer:
+                return await self._relay_whole(upstream)
             return await self._relay(request, upstream)
         finally:
             upstream.release()
@@ -148,7 +166,7 @@ class Forwarder:
         length = upstream.content_length
         chunked = "chunked" in upstream.headers.get("Transfer-Encoding", "").lower()
         if length is not None and length <= SMALL_BODY and not chunked:
-            return await self._relay_small(upstream)
+            return await self._relay_whole(upstream)
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
         _copy_response_headers(upstream, response)
         if length is not None and not chunked:
@@ -175,16 +193,20 @@ class Forwarder:
                 request.transport.abort()
         return response
 
-    async def _relay_small(self, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
-        """A short answer of known length is read whole: one write to the client instead of three."""
+    async def _relay_whole(self, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+        """The answer read whole, as an unsent response: a short answer of known length goes out in one
+        write instead of three, and policies that change answers get them this way (bounded)."""
         if upstream.method == "HEAD":  # no body, but the length the native service declared
             head = web.StreamResponse(status=upstream.status, reason=upstream.reason)
             _copy_response_headers(upstream, head)
             if upstream.content_length is not None:
                 head.content_length = upstream.content_length
             return head
+        declared = upstream.content_length
+        if declared is not None and declared > self.max_body_size:
+            raise _answer_too_large(self.max_body_size)
         try:
-            body = await upstream.read()
+            body = await (upstream.read() if declared is not None else _read_bounded(upstream.content, self.max_body_size))
         except asyncio.TimeoutError:
             raise GatewayError(504, "upstream_timeout", "The native service did not answer in time") from None
         except (aiohttp.ClientError, OSError):

@@ -61,6 +61,7 @@ class Route:
     upstream: UpstreamTarget | None
     ssl: _ssl.SSLContext | bool = True  # False: not verified; True: default verification
     timeout: ClientTimeout | None = None  # for the native service, built once
+    exchanges: tuple[Any, ...] = ()  # policies' Exchange objects around the forward, outermost first
 
 
 def split_gateway_path(path: str, query: str = "") -> tuple[str, str, str | None, str]:

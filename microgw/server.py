@@ -19,7 +19,7 @@ from microgw import mock, startup
 from microgw.config.errors import ConfigError
 from microgw.config.loader import Loaded
 from microgw.endpoints import admin, builtin_routes
-from microgw.errors import GatewayError, not_found
+from microgw.errors import Answered, GatewayError, not_found
 from microgw.logs import AccessLogger, configure
 from microgw.metrics import Metrics
 from microgw.context import RequestContext
@@ -205,10 +205,12 @@ class Gateway:
                 await stage.apply(ctx)
             if request.headers.get("Expect", "").lower() == "100-continue":
                 await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # only once the policies passed
-            if route.upstream is None:
-                response = await mock.answer(ctx)
+            if route.exchanges:
+                response = await _around(route.exchanges, self._send)(ctx)
             else:
-                response = await self.forwarder.forward(ctx)  # type: ignore[union-attr]
+                response = await self._send(ctx)
+        except Answered as answered:
+            response = answered.response
         except GatewayError as error:
             self.metrics.refused(error.code)
             response = error_response(error)
@@ -221,6 +223,11 @@ class Gateway:
             self.metrics.observe(route.api.name, route.api.version, response.status)
         return response
 
+    async def _send(self, ctx: RequestContext) -> web.StreamResponse:
+        if ctx.route.upstream is None:
+            return await mock.answer(ctx)
+        return await self.forwarder.forward(ctx)  # type: ignore[union-attr]
+
     async def handle_unknown(self, request: web.Request) -> web.Response:
         allowed = sorted(
             {route.method for resource in request.app.router.resources() if resource.get_info().get("path") == request.path for route in resource}
@@ -230,6 +237,20 @@ class Gateway:
         if request.path.startswith(admin.PREFIX + "/") or request.path.startswith("/rest/"):
             return error_response(GatewayError(404, "not_found", "No such endpoint"))
         return error_response(not_found())
+
+
+def _around(exchanges: tuple, send):
+    """``send`` wrapped by the API's exchange stages, the first listed outermost."""
+    for stage in reversed(exchanges):
+        send = _wrap(stage, send)
+    return send
+
+
+def _wrap(stage, send):
+    async def wrapped(ctx: RequestContext) -> web.StreamResponse:
+        return await stage.exchange(ctx, send)
+
+    return wrapped
 
 
 async def _defer_continue(request: web.Request) -> None:

@@ -6,16 +6,18 @@ from typing import TYPE_CHECKING
 
 from microgw.config.model import ApiConfig
 from microgw.policies.registry import CATALOG
-from microgw.policies.unit import STAGE_ORDER, Stage, Staged
+from microgw.policies.unit import EXCHANGE, STAGE_ORDER, Exchange, Stage, Staged
 
 if TYPE_CHECKING:
     from microgw.services import Services
 
 
-def build_pipeline(api: ApiConfig, services: "Services", always: Staged) -> tuple[Stage, ...]:
-    """All stages of an API sorted by stage order (stable for stages of the same step)."""
+def build_pipeline(api: ApiConfig, services: "Services", always: Staged) -> tuple[tuple[Stage, ...], tuple[Exchange, ...]]:
+    """An API's request stages sorted by stage order (stable for stages of the same step), and its
+    exchange stages, outermost first, in the order the API lists its policies."""
     staged: Staged = list(always)
     for name, config in api.policies.items():
         staged.extend(CATALOG[name].build(api, config, services))
-    staged.sort(key=lambda item: STAGE_ORDER.index(item[0]))
-    return tuple(stage for _, stage in staged)
+    exchanges = tuple(stage for step, stage in staged if step == EXCHANGE)
+    requests = sorted((item for item in staged if item[0] != EXCHANGE), key=lambda item: STAGE_ORDER.index(item[0]))
+    return tuple(stage for _, stage in requests), exchanges

@@ -6,13 +6,15 @@ and a builder that turns the config into request stages against the runtime's se
 policy is one new module plus one line in :mod:`microgw.policies.registry`.
 
 Builders run once per runtime; the stages they return are small objects whose ``apply`` runs per
-request, in the fixed order of :data:`STAGE_ORDER`.
+request, in the fixed order of :data:`STAGE_ORDER`. A policy that acts on the exchange with the
+native service (the answer, a cache, the choice of endpoint) returns an :class:`Exchange` under the
+step :data:`EXCHANGE`: it wraps the forward, after every request stage passed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol
 
 from microgw.config.model import ApiConfig
 from microgw.config.policy_spec import PolicyChecks
@@ -20,17 +22,34 @@ from microgw.context import RequestContext
 from microgw.policies.vendor import VendorTemplate
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
     from microgw.services import Services
 
 STAGE_ORDER = ("transport", "authenticate", "identify", "authorize", "outbound")
+EXCHANGE = "exchange"
+"""The step of :class:`Exchange` stages: around the forward, in the order the API lists its policies."""
 
 
 class Stage(Protocol):
     async def apply(self, ctx: RequestContext) -> None: ...
 
 
-Staged = list[tuple[str, Stage]]
-"""Stages with the name of the step they run in (one of :data:`STAGE_ORDER`)."""
+Send = Callable[[RequestContext], Awaitable["web.StreamResponse"]]
+"""Forwards the request (or answers it from the mock) and returns the answer for the client."""
+
+
+class Exchange(Protocol):
+    """Wraps the forward: may answer without calling ``send`` (a cache hit), change ``ctx`` before it
+    (``ctx.upstream``: another endpoint; ``ctx.buffer_answer``: get the answer whole, as an unsent
+    ``web.Response`` whose body, headers and status it may change), or look at the answer after it."""
+
+    async def exchange(self, ctx: RequestContext, send: Send) -> "web.StreamResponse": ...
+
+
+Staged = list[tuple[str, Any]]
+"""Stages with the name of the step they run in: one of :data:`STAGE_ORDER` (a :class:`Stage`) or
+:data:`EXCHANGE` (an :class:`Exchange`)."""
 
 
 def _no_checks(config: Any, checks: PolicyChecks) -> None:
