@@ -1,4 +1,12 @@
-"""Fixtures shared by every test: real upstreams, gateway processes, HTTP clients, certificates."""
+"""Fixtures shared by every test: one per server kind, each a real server on loopback.
+
+- ``gateway``: microgw processes (tests/support/gateway.py); a parent microgw is a gateway too;
+- ``upstream``: the native service (tests/support/upstream.py);
+- ``idp`` / ``jwks_server``: the identity provider and its JWKS (tests/support/idp.py): ``idp`` holds keys
+  and mints tokens, ``jwks_server`` serves whatever document, status or delay a test sets;
+- ``parent``: a fake vendor parent answering the REST subset a child downloads (tests/support/parent.py);
+- and ``client`` (an aiohttp session), ``ca`` (a trustme CA).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,8 @@ import pytest
 import trustme
 
 from support.gateway import start_gateway, write_config
+from support.idp import IdentityProvider, JwksServer
+from support.parent import FakeParent
 from support.upstream import Upstream
 
 
@@ -71,10 +81,25 @@ async def gateway(tmp_path: Path, state_template: Path):
 
 @pytest.fixture
 async def idp():
-    from support.idp import IdentityProvider
-
+    """A third-party IdP with one RS256 key ``k1``; its JWKS at ``idp.jwks_uri``."""
     provider = IdentityProvider()
     provider.add_key("k1", "RS256")
     await provider.start()
     yield provider
     await provider.stop()
+
+
+@pytest.fixture
+async def jwks_server():
+    """A JWKS endpoint (``jwks_server.url``) serving an empty key set until the test sets ``document``."""
+    server = await JwksServer().start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def parent():
+    """A fake vendor parent with empty answers; a test fills ``answers``, ``archives``, ``extra``."""
+    fake = await FakeParent().start()
+    yield fake
+    await fake.stop()

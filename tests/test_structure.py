@@ -1,5 +1,6 @@
 """The hub is inverted: endpoints and the parent sync never reach the server, and the loader has one
-production caller (startup), so a change to how settings are assembled is made in one place."""
+production caller (startup), so a change to how settings are assembled is made in one place. And every
+test asserts something: a test that only runs code proves nothing a user would see."""
 
 from __future__ import annotations
 
@@ -36,3 +37,27 @@ def test_only_startup_calls_the_loader():
         if path.name != "loader.py" and any(name.endswith("load_settings") for name in imports(path))
     )
     assert callers == ["microgw/startup.py"]
+
+
+TESTS = Path(__file__).resolve().parent
+
+
+def asserts_something(test: ast.AST) -> bool:
+    """An ``assert`` or ``pytest.raises``/``pytest.fail`` in the test's own body: "it did not raise" is
+    not a check, and a helper's assert may sit on a path the test never takes."""
+    for node in ast.walk(test):
+        if isinstance(node, ast.Assert):
+            return True
+        if isinstance(node, ast.Attribute) and node.attr in ("raises", "fail") and isinstance(node.value, ast.Name) and node.value.id == "pytest":
+            return True
+    return False
+
+
+def test_every_test_asserts_something():
+    silent = [
+        f"{path.relative_to(TESTS)}::{node.name}"
+        for path in sorted(TESTS.rglob("test_*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test") and not asserts_something(node)
+    ]
+    assert silent == []

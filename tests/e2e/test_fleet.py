@@ -12,7 +12,6 @@ import yaml
 
 from support import basic_auth
 from support.gateway import REPO, run_microgw, write_config
-from support.parent import FakeParent
 from support.vendor_archive import action, api_doc, identify, routing, v, vendor_archive
 
 FLEET = REPO / "samples" / "fleet"
@@ -127,27 +126,24 @@ async def test_parent_gone_sidecars_keep_serving_and_restart_from_disk(gateway, 
         assert "parent unreachable" in (await resp.json())["parent"]["state"]
 
 
-async def test_invalid_download_is_refused_and_old_settings_stay(gateway, client, tmp_path):
+async def test_invalid_download_is_refused_and_old_settings_stay(gateway, client, parent):
     good = [{"id": "a", "name": "A", "api_keys": ["key-a"], "apis": ["orders"]}]
-    fake = await FakeParent(applications={"applications": good}).start()
-    try:
-        config = {
-            "api_gateway": {"url": f"127.0.0.1:{fake.port}", "download_settings": True},
-            "polling_interval_secs": 0.3,
-            "apis": [{"name": "orders", "version": "1.0", "mock": {"echo": True}, "policies": {"identify": {"rules": ["apiKey"]}}}],
-        }
-        gw = await gateway(config)
-        assert await status(client, f"{gw.http}/gateway/orders/1.0/", {"x-Gateway-APIKey": "key-a"}) == 200
-        # the same API key held by two applications: the whole download must be refused
-        fake.answers["applications"] = {"applications": good + [{"id": "b", "name": "B", "api_keys": ["key-a"]}, {"id": "c", "name": "C", "api_keys": ["key-c"], "apis": ["orders"]}]}
-        await gw.wait_for_log("refused the settings downloaded from the parent")
-        assert await status(client, f"{gw.http}/gateway/orders/1.0/", {"x-Gateway-APIKey": "key-a"}) == 200
-        assert await status(client, f"{gw.http}/gateway/orders/1.0/", {"x-Gateway-APIKey": "key-c"}) == 401
-        # a good one is applied again
-        fake.answers["applications"] = {"applications": good + [{"id": "c", "name": "C", "api_keys": ["key-c"], "apis": ["orders"]}]}
-        await eventually(lambda: _is(client, f"{gw.http}/gateway/orders/1.0/", {"x-Gateway-APIKey": "key-c"}, 200))
-    finally:
-        await fake.stop()
+    parent.answers["applications"] = {"applications": good}
+    config = {
+        "api_gateway": {"url": f"127.0.0.1:{parent.port}", "download_settings": True},
+        "polling_interval_secs": 0.3,
+        "apis": [{"name": "orders", "version": "1.0", "mock": {"echo": True}, "policies": {"identify": {"rules": ["apiKey"]}}}],
+    }
+    gw = await gateway(config)
+    assert await status(client, f"{gw.http}/gateway/orders/1.0/", {"x-Gateway-APIKey": "key-a"}) == 200
+    # the same API key held by two applications: the whole download must be refused
+    parent.answers["applications"] = {"applications": good + [{"id": "b", "name": "B", "api_keys": ["key-a"]}, {"id": "c", "name": "C", "api_keys": ["key-c"], "apis": ["orders"]}]}
+    await gw.wait_for_log("refused the settings downloaded from the parent")
+    assert await status(client, f"{gw.http}/gateway/orders/1.0/", {"x-Gateway-APIKey": "key-a"}) == 200
+    assert await status(client, f"{gw.http}/gateway/orders/1.0/", {"x-Gateway-APIKey": "key-c"}) == 401
+    # a good one is applied again
+    parent.answers["applications"] = {"applications": good + [{"id": "c", "name": "C", "api_keys": ["key-c"], "apis": ["orders"]}]}
+    await eventually(lambda: _is(client, f"{gw.http}/gateway/orders/1.0/", {"x-Gateway-APIKey": "key-c"}, 200))
 
 
 async def test_sighup_with_broken_yaml_keeps_serving(gateway, client, tmp_path):

@@ -199,7 +199,8 @@ async def test_https_only_false_in_the_issuer_section(gateway, client):
     del config["extended_settings"]
     config["issuer"]["https_only"] = False
     gw = await gateway(config)
-    await user_token(client, gw.http)
+    token = await user_token(client, gw.http)  # over plain HTTP: issued, not 403 https_required
+    assert verify_with_pyjwt(token, await jwks_of(client, gw.http))["sub"] == "alice"
 
 
 async def test_no_issuer_means_jwt_configuration_empty(gateway, client):

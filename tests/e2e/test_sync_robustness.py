@@ -9,21 +9,12 @@ import json
 import signal
 import time
 
-import pytest
-
 from support.gateway import write_config
 from support.parent import FakeParent
 from support.vendor_archive import action, api_doc, routing, v, vendor_archive
 
 API = {"name": "orders", "version": "1.0", "mock": {"json": {"ok": True}}, "policies": {"identify": {"rules": ["apiKey"], "lookup": "open"}}}
 GOOD_APP = {"id": "a", "name": "A", "identifiers": [{"key": "apiKey", "value": ["key-a"]}]}
-
-
-@pytest.fixture
-async def parent():
-    fake = await FakeParent().start()
-    yield fake
-    await fake.stop()
 
 
 def child_config(parent: FakeParent, **more) -> dict:

@@ -2,7 +2,8 @@
 
 Tokens are minted with PyJWT or jwcrypto (independent of microgw), or assembled by hand from raw
 `cryptography` signatures for malformed and attack tokens. The JWKS server is a real aiohttp server on
-loopback whose behaviour a test changes while it runs (document, status, delay, redirect).
+loopback whose behaviour a test changes while it runs (document, status, delay, redirect); it is the
+suite's one IdP/JWKS server, tests/support/idp.py, re-exported here.
 """
 
 from __future__ import annotations
@@ -10,18 +11,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import ssl
 import time
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable
 
 import jwt as pyjwt
-from aiohttp import web
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from jwcrypto import jwk as jwc_jwk
+
+from support.idp import JwksServer  # noqa: F401  (the shared JWKS server, importable from the kit)
 
 ISSUER = "https://idp.example.test/realms/demo"
 HMAC_SECRET = b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"  # 64 bytes: fits HS512
@@ -173,65 +173,6 @@ def jwk_of(key: Any, kid: str | None = None, **extra: Any) -> dict[str, Any]:
 
 def jwks(*entries: dict[str, Any]) -> dict[str, Any]:
     return {"keys": list(entries)}
-
-
-# --- a real JWKS server ------------------------------------------------------------------------------
-
-
-@dataclass
-class JwksServer:
-    """An aiohttp JWKS endpoint on 127.0.0.1 whose answers a test can change at any time."""
-
-    document: Any = field(default_factory=lambda: {"keys": []})
-    status: int = 200
-    delay: float = 0.0
-    redirect_to: str | None = None
-    chunked: bool = False
-    ssl_context: ssl.SSLContext | None = None
-    hits: int = 0
-    _runner: web.AppRunner | None = None
-    port: int = 0
-
-    @property
-    def url(self) -> str:
-        scheme = "https" if self.ssl_context else "http"
-        return f"{scheme}://127.0.0.1:{self.port}/jwks.json"
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        self.hits += 1
-        if self.delay:
-            await asyncio.sleep(self.delay)  # simulates a slow identity provider
-        if self.redirect_to:
-            raise web.HTTPFound(self.redirect_to)
-        if self.status != 200:
-            return web.Response(status=self.status, text="unavailable")
-        body = self.document if isinstance(self.document, bytes) else json.dumps(self.document).encode()
-        if self.chunked:  # no Content-Length: the client must enforce its limit while reading
-            resp = web.StreamResponse(headers={"Content-Type": "application/json"})
-            resp.enable_chunked_encoding()
-            await resp.prepare(request)
-            for i in range(0, len(body), 4096):
-                await resp.write(body[i : i + 4096])
-            await resp.write_eof()
-            return resp
-        return web.Response(body=body, content_type="application/json")
-
-    async def start(self, port: int = 0) -> "JwksServer":
-        app = web.Application()
-        app.router.add_get("/jwks.json", self._handle)
-        app.router.add_get("/other.json", self._handle)
-        # handler_cancellation: a slow handler stops when the client gives up, so stop() is quick
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port, ssl_context=self.ssl_context)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
 
 async def eventually(predicate: Callable[[], bool], timeout: float = 5.0, interval: float = 0.01) -> None:

@@ -8,9 +8,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from jwtkit import b64url, claims, ec_key, ed_key, jwk_of, jwks, mint, rsa_key
 
+from microgw.errors import TokenError
 from microgw.keys.jwks import JwksError, parse_jwks
 from microgw.jose.algorithms import EDDSA_ALGS, HMAC_ALGS, RSA_ALGS
 from microgw.tokens.verify import parse, verify_signature
+
+
+def key_named(make, name):
+    """A different key of the same kind as ``make()``."""
+    return make(name=name)
 
 
 def load(*entries, **kw):
@@ -38,7 +44,10 @@ def test_every_key_type_becomes_a_verify_key():
 @pytest.mark.parametrize("alg, key", [("RS256", rsa_key), ("ES256", ec_key), ("EdDSA", ed_key)])
 def test_jwks_keys_verify_tokens_minted_elsewhere(alg, key):
     (vk,) = load(jwk_of(key(), "k1"))
-    verify_signature(parse(mint(alg, claims(), key=key())), vk)
+    assert vk.kid == "k1" and alg in vk.algs
+    verify_signature(parse(mint(alg, claims(), key=key())), vk)  # minted by PyJWT: accepted
+    with pytest.raises(TokenError, match="invalid signature"):  # another key of the same type: refused
+        verify_signature(parse(mint(alg, claims(), key=key_named(key, "other"))), vk)
 
 
 def test_jwk_alg_pins_the_algorithm():

@@ -69,7 +69,7 @@ async def test_idp_down_at_start_then_up(sources):
     assert not source.ready
     assert source.last_error.startswith("cannot connect")
     server = JwksServer(document=jwks(jwk_of(rsa_key(), "r1")))
-    await server.start(port)
+    await server.start(port=port)
     try:
         assert await source.wait_ready(5)
         assert source.last_error is None and source.candidates("r1", "RS256")

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from jwtkit import claims, ec_key, ed_key, mint, rsa_key
 
+from microgw.errors import TokenError
 from microgw.jose.algorithms import HMAC_ALGS, RSA_ALGS
 from microgw.keys.model import VerifyKey
 from microgw.keys.static import KeyPolicyError, StaticKeySource, public_verify_key
@@ -92,7 +93,10 @@ def test_short_vendor_secret_still_verifies():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # PyJWT also warns about the short key
         token = pyjwt.encode(claims(), b"manage", algorithm="HS256")
-    verify_signature(parse(token), key)
+        forged = pyjwt.encode(claims(), b"manage!", algorithm="HS256")
+    verify_signature(parse(token), key)  # the vendor's 6-byte default secret still verifies
+    with pytest.raises(TokenError, match="invalid signature"):
+        verify_signature(parse(forged), key)
 
 
 def test_candidate_rule_exact_kid_first_then_kidless():

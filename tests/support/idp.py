@@ -1,7 +1,9 @@
-"""A third-party identity provider for tests: its own keys, a JWKS served on loopback, PyJWT minting."""
+"""The identity provider / JWKS server of the tests (one kind): a JWKS on loopback whose answers a test
+controls, and a third-party IdP with its own keys and PyJWT minting built on it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -29,14 +31,80 @@ def public_jwk(private_key, kid: str, alg: str) -> dict:
     return {**json.loads(key.export_public()), "kid": kid, "alg": alg, "use": "sig"}
 
 
-class IdentityProvider(LoopbackServer):
-    """Holds signing keys by kid, serves ``/jwks`` (counting fetches), and mints tokens with PyJWT."""
+class JwksServer(LoopbackServer):
+    """A JWKS endpoint on loopback whose answers a test changes while it runs: ``document`` (a dict, or
+    bytes served as they are), ``status``, ``delay``, ``redirect_to``, ``chunked``; ``hits`` counts
+    requests. Served at ``/jwks.json`` (``url``), ``/jwks`` and ``/other.json``."""
+
+    handler_cancellation = True  # a delayed answer stops when the client gives up, so stop() is quick
+    shutdown_timeout = 0.5
+
+    def __init__(self, document=None, *, status: int = 200, delay: float = 0.0, redirect_to: str | None = None,
+                 chunked: bool = False, ssl_context=None) -> None:
+        self.document = {"keys": []} if document is None else document
+        self.status = status
+        self.delay = delay
+        self.redirect_to = redirect_to
+        self.chunked = chunked
+        self.ssl_context = ssl_context
+        self.hits = 0
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.ssl_context else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/jwks.json"
+
+    def current_document(self):
+        return self.document
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.hits += 1
+        if self.delay:
+            await asyncio.sleep(self.delay)  # simulates a slow identity provider
+        if self.redirect_to:
+            raise web.HTTPFound(self.redirect_to)
+        if self.status != 200:
+            return web.Response(status=self.status, text="unavailable")
+        document = self.current_document()
+        body = document if isinstance(document, bytes) else json.dumps(document).encode()
+        if self.chunked:  # no Content-Length: the client must enforce its limit while reading
+            resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+            resp.enable_chunked_encoding()
+            await resp.prepare(request)
+            for i in range(0, len(body), 4096):
+                await resp.write(body[i : i + 4096])
+            await resp.write_eof()
+            return resp
+        return web.Response(body=body, content_type="application/json")
+
+    def build_app(self) -> web.Application:
+        app = web.Application()
+        for path in ("/jwks", "/jwks.json", "/other.json"):
+            app.router.add_get(path, self._handle)
+        return app
+
+
+class IdentityProvider(JwksServer):
+    """A JwksServer that holds signing keys by kid, serves their public JWKS and mints tokens with PyJWT.
+
+    ``fetches`` counts JWKS requests; ``available = False`` answers 503 until set back."""
 
     def __init__(self, issuer: str = "https://idp.test") -> None:
+        super().__init__()
         self.issuer = issuer
         self.keys: dict[str, tuple[object, str]] = {}  # kid -> (private key, alg)
-        self.fetches = 0
-        self.available = True
+
+    @property
+    def fetches(self) -> int:
+        return self.hits
+
+    @property
+    def available(self) -> bool:
+        return self.status == 200
+
+    @available.setter
+    def available(self, value: bool) -> None:
+        self.status = 200 if value else 503
 
     def add_key(self, kid: str, alg: str = "RS256", key=None):
         key = key or (ec_key() if alg.startswith("ES") else rsa_key())
@@ -45,6 +113,9 @@ class IdentityProvider(LoopbackServer):
 
     def jwks(self) -> dict:
         return {"keys": [public_jwk(key, kid, alg) for kid, (key, alg) in self.keys.items()]}
+
+    def current_document(self):
+        return self.jwks()
 
     @property
     def jwks_uri(self) -> str:
@@ -58,17 +129,6 @@ class IdentityProvider(LoopbackServer):
         payload.update(claims)
         payload = {k: v for k, v in payload.items() if v is not None}
         return pyjwt.encode(payload, key, algorithm=alg, headers={"kid": kid, **(headers or {})})
-
-    async def _serve(self, request: web.Request) -> web.Response:
-        self.fetches += 1
-        if not self.available:
-            return web.Response(status=503)
-        return web.json_response(self.jwks())
-
-    def build_app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_get("/jwks", self._serve)
-        return app
 
 
 def auth_server(server_id: str, issuer: str, jwks_uri: str | None = None, **local) -> dict:

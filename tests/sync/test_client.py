@@ -6,15 +6,7 @@ from __future__ import annotations
 import pytest
 
 from microgw.sync.client import DownloadError, ParentClient, ParentSettings
-from support.parent import FakeParent
 from support.vendor_archive import action, api_doc, routing, v, vendor_archive
-
-
-@pytest.fixture
-async def parent():
-    fake = await FakeParent().start()
-    yield fake
-    await fake.stop()
 
 
 def client(url: str, **kwargs) -> ParentClient:
@@ -114,13 +106,10 @@ async def test_skip_unsupported_applies_to_the_parents_archives(parent):
     assert any("logInvocation" in w for w in downloader.warnings)
 
 
-async def test_parent_keys_are_kept_when_the_parent_has_a_base_path():
-    parent = await FakeParent(prefix="/gw").start()
-    try:
-        jwks = f"{parent.url}/rest/pub/apigateway/jwt/certs"
-        parent.answers["alias"] = {"alias": [{"id": "local", "type": "authServerAlias", "localIntrospectionConfig": {"issuer": "p", "jwksuri": jwks}}]}
-        parent.extra["/rest/pub/apigateway/jwt/certs"] = {"keys": [{"kty": "oct", "k": "AAAA"}]}
-        document = await client(parent.url + "/rest/apigateway").download()
-        assert document["security_settings"]["auth_servers"][0]["jwks_inline"] == {"keys": [{"kty": "oct", "k": "AAAA"}]}
-    finally:
-        await parent.stop()
+async def test_parent_keys_are_kept_when_the_parent_has_a_base_path(parent):
+    parent.prefix = "/gw"
+    jwks = f"{parent.url}/rest/pub/apigateway/jwt/certs"
+    parent.answers["alias"] = {"alias": [{"id": "local", "type": "authServerAlias", "localIntrospectionConfig": {"issuer": "p", "jwksuri": jwks}}]}
+    parent.extra["/rest/pub/apigateway/jwt/certs"] = {"keys": [{"kty": "oct", "k": "AAAA"}]}
+    document = await client(parent.url + "/rest/apigateway").download()
+    assert document["security_settings"]["auth_servers"][0]["jwks_inline"] == {"keys": [{"kty": "oct", "k": "AAAA"}]}

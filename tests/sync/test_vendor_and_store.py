@@ -10,20 +10,15 @@ import pytest
 
 from microgw.sync.store import DownloadStore
 from microgw.sync.vendor import application_to_vendor, served_aliases
-from support.idp import IdentityProvider, public_jwk
+from support.idp import public_jwk
 
 
 @pytest.fixture
-async def jwks_key_server():
-    """A JWKS that has ``new`` but no longer ``old`` (retired), and the JWK ``old`` had."""
-    provider = IdentityProvider()
-    old_key = provider.add_key("old")
-    provider.add_key("new")
-    retired = public_jwk(old_key, "old", "RS256")
-    del provider.keys["old"]
-    await provider.start()
-    yield SimpleNamespace(url=provider.jwks_uri), retired, "new"
-    await provider.stop()
+def jwks_key_server(idp):
+    """The shared IdP's JWKS, which has ``k1`` but no longer ``old`` (retired), and the JWK ``old`` had."""
+    retired = public_jwk(idp.add_key("old"), "old", "RS256")
+    del idp.keys["old"]
+    return SimpleNamespace(url=idp.jwks_uri), retired, "k1"
 
 
 def test_vendor_applications_pass_unchanged_even_with_inline_strategies():

@@ -1,4 +1,5 @@
-"""Fixtures for the tokens room: both JSON engines, a live JWKS server (see tests/keys/jwtkit.py)."""
+"""Fixtures for the tokens room: both JSON engines. The JWKS server is the shared ``jwks_server``
+(tests/conftest.py); the kit is tests/keys/jwtkit.py."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "keys"))  # jwtkit
-
-from jwtkit import JwksServer  # noqa: E402
 
 from microgw.tokens import verify  # noqa: E402
 
@@ -23,10 +22,3 @@ def json_engine(request, monkeypatch):
     verify._header.cache_clear()
     yield request.param
     verify._header.cache_clear()
-
-
-@pytest.fixture
-async def jwks_server():
-    server = await JwksServer().start()
-    yield server
-    await server.stop()

@@ -55,13 +55,19 @@ def test_pyjwt_token_verifies(alg, json_engine):
 
 @pytest.mark.parametrize("alg", ["RS256", "PS384", "ES256", "ES512", "EdDSA", "HS512"])
 def test_jwcrypto_token_verifies(alg):
-    token = mint_jwcrypto(alg, claims(), private_key_for(alg))
-    verify_signature(parse(token), vkey(private_key_for(alg)))
+    token = mint_jwcrypto(alg, claims(sub="jwcrypto-user"), private_key_for(alg))
+    parsed = parse(token)
+    verify_signature(parsed, vkey(private_key_for(alg)))
+    assert parsed.alg == alg and parsed.claims["sub"] == "jwcrypto-user"
+    assert refused(token, vkey(private_key_for(alg, name="other"))) == "invalid signature"
 
 
 def test_ed448_is_eddsa_too():
     token = mint("EdDSA", key=ed448_key())
-    verify_signature(parse(token), vkey(ed448_key()))
+    parsed = parse(token)
+    verify_signature(parsed, vkey(ed448_key()))
+    assert parsed.alg == "EdDSA"
+    assert refused(token, vkey(ed448_key("other"))) == "invalid signature"
 
 
 @pytest.mark.parametrize("alg", ALL_ALGS)
