@@ -32,6 +32,7 @@ class RequestContext:
         "add_headers",
         "upstream",
         "buffer_answer",
+        "answer_headers",
         "extras",
     )
 
@@ -54,4 +55,5 @@ class RequestContext:
         self.add_headers: list[tuple[str, str]] = []
         self.upstream: Any = None  # routing.UpstreamTarget chosen by a policy; None: the API's endpoint
         self.buffer_answer = False  # True: the forward returns the native answer whole, as an unsent web.Response
+        self.answer_headers: list[tuple[str, str]] = []  # set on whatever answer goes out (CORS); Vary is merged
         self.extras: dict[str, Any] = {}

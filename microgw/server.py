@@ -259,9 +259,20 @@ async def _defer_continue(request: web.Request) -> None:
 
 
 async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
-    """Say who answers without naming the stack (native services keep their own Server header)."""
-    if "microgw" in request or "Server" not in response.headers or response.headers["Server"].startswith("Python/"):
+    """Say who answers without naming the stack (native services keep their own Server header), and
+    put the headers policies asked for (``ctx.answer_headers``) on any answer, streamed or not."""
+    ctx = request.get("microgw")
+    if ctx is not None or "Server" not in response.headers or response.headers["Server"].startswith("Python/"):
         response.headers["Server"] = "microgw"
+    if ctx is not None and ctx.answer_headers:
+        headers = response.headers
+        for name, value in ctx.answer_headers:
+            if name == "Vary" and "Vary" in headers:
+                present = {v.strip().lower() for v in headers["Vary"].split(",")}
+                if value.lower() not in present:
+                    headers["Vary"] = headers["Vary"] + ", " + value
+            else:
+                headers[name] = value
 
 
 async def serve(gateway: Gateway) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from microgw.policies import identify, jwt, outbound
+from microgw.policies import cors, identify, jwt, outbound
 from microgw.policies.unit import STAGE_ORDER, Policy
 from microgw.policies.vendor import VendorTemplate
 
@@ -22,6 +22,7 @@ POLICIES: tuple[Policy, ...] = (
     jwt.POLICY,
     identify.POLICY,
     outbound.POLICY,
+    cors.POLICY,
 )
 
 CATALOG: Mapping[str, Policy] = MappingProxyType({policy.name: policy for policy in POLICIES})

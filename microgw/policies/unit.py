@@ -6,7 +6,8 @@ and a builder that turns the config into request stages against the runtime's se
 policy is one new module plus one line in :mod:`microgw.policies.registry`.
 
 Builders run once per runtime; the stages they return are small objects whose ``apply`` runs per
-request, in the fixed order of :data:`STAGE_ORDER`. A policy that acts on the exchange with the
+request, in the fixed order of :data:`STAGE_ORDER` (``preflight`` comes before the API's protocol and
+method checks: a CORS preflight is answered there). A policy that acts on the exchange with the
 native service (the answer, a cache, the choice of endpoint) returns an :class:`Exchange` under the
 step :data:`EXCHANGE`: it wraps the forward, after every request stage passed.
 """
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
     from microgw.services import Services
 
-STAGE_ORDER = ("transport", "authenticate", "identify", "authorize", "outbound")
+STAGE_ORDER = ("preflight", "transport", "authenticate", "identify", "authorize", "outbound")
 EXCHANGE = "exchange"
 """The step of :class:`Exchange` stages: around the forward, in the order the API lists its policies."""
 

@@ -188,6 +188,9 @@ def _canonical_policies(policies: Mapping[str, Any]) -> dict[str, Any]:
             result["identity_headers"] = copy.deepcopy(outbound["identity_headers"])
         if result:
             out["outbound"] = result
+    for name, config in policies.items():  # the other policy units, in the YAML form their templates wrote
+        if name not in ("jwt", "identify", "outbound") and config is not None:
+            out[name] = copy.deepcopy(config)
     return out
 
 

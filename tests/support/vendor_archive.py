@@ -11,6 +11,13 @@ STAGES = {
     "evaluatePolicy": "IAM",
     "straightThroughRouting": "routing",
     "outboundTransportAuthentication": "routing",
+    "cors": "transport",
+    "setMediaType": "transport",
+    "requestDataMasking": "requestProcessing",
+    "requestTransformation": "requestProcessing",
+    "validateAPISpec": "requestProcessing",
+    "responseDataMasking": "responseProcessing",
+    "responseTransformation": "responseProcessing",
 }
 ROUTING_URI = "https://prod.example.com/petstore/${sys:resource_path}"
 
