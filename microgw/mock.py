@@ -22,14 +22,16 @@ async def answer(ctx: RequestContext) -> web.StreamResponse:
         return web.Response(status=mock.status, body=mock.body, headers=dict(mock.headers))
     request = ctx.request
     check_declared_length(request, ECHO_BODY_LIMIT)
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await request.content.readany():
+    chunks: list[bytes] = [ctx.body] if ctx.body is not None else []
+    size = len(ctx.body or b"")
+    while ctx.body is None and (chunk := await request.content.readany()):
         size += len(chunk)
         if size > ECHO_BODY_LIMIT:
             raise GatewayError(413, "body_too_large", f"An echo takes at most {ECHO_BODY_LIMIT} bytes")
         chunks.append(chunk)
     body = b"".join(chunks)
+    if size > ECHO_BODY_LIMIT:
+        raise GatewayError(413, "body_too_large", f"An echo takes at most {ECHO_BODY_LIMIT} bytes")
     headers: dict[str, list[str]] = {}
     for name, value in upstream_headers(ctx).items():
         headers.setdefault(name.lower(), []).append(value)

@@ -132,7 +132,10 @@ class Forwarder:
         url = (ctx.upstream or route.upstream).url(ctx.resource, ctx.query)
         headers = upstream_headers(ctx)
         data = None
-        if request.body_exists:
+        if ctx.body is not None:  # read (and perhaps changed) by a policy: sent whole, its own length
+            data = ctx.body
+            headers.popall("Content-Length", None)
+        elif request.body_exists:
             data = _stream_body(request.content, self.max_body_size)
         try:
             upstream = await self.session.request(

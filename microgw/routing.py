@@ -62,6 +62,7 @@ class Route:
     ssl: _ssl.SSLContext | bool = True  # False: not verified; True: default verification
     timeout: ClientTimeout | None = None  # for the native service, built once
     exchanges: tuple[Any, ...] = ()  # policies' Exchange objects around the forward, outermost first
+    scoped: Any = None  # policies.scopes.Scoped: the pipelines of the API's scopes; None: no scopes
 
 
 def split_gateway_path(path: str, query: str = "") -> tuple[str, str, str | None, str]:

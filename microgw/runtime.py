@@ -151,10 +151,11 @@ def _hmac_sources(applications: ApplicationIndex) -> dict[str, list]:
 
 def _route(api: ApiConfig, services: Services) -> Route:
     stages, exchanges = pipeline.build_pipeline(api, services, [("transport", TransportStage(api))])
+    scoped = pipeline.build_scoped(api, services, lambda scoped_api: [("transport", TransportStage(scoped_api))])
     upstream = UpstreamTarget.parse(api.endpoint) if api.endpoint else None
     tls: Any = True
     if upstream is not None and upstream.prefix.startswith("https:"):
         tls = services.client_ssl if api.tls_verify else False
     # connect covers waiting for a free pooled connection too, so one slow API cannot stall others
     timeout = aiohttp.ClientTimeout(total=None, connect=api.connect_timeout, sock_connect=api.connect_timeout, sock_read=api.read_timeout)
-    return Route(api=api, stages=stages, upstream=upstream, ssl=tls, timeout=timeout, exchanges=exchanges)
+    return Route(api=api, stages=stages, upstream=upstream, ssl=tls, timeout=timeout, exchanges=exchanges, scoped=scoped)

@@ -201,12 +201,15 @@ class Gateway:
                 raise not_found("No API matches this path")
             ctx = RequestContext(request, route, resource, query, "https" if request.secure else "http", request.remote or "")
             request["microgw"] = ctx
-            for stage in route.stages:
+            stages, exchanges = route.stages, route.exchanges
+            if route.scoped is not None:  # the pipeline of the most specific scope the request is in
+                stages, exchanges = route.scoped.choose(request.method, resource, (stages, exchanges))
+            for stage in stages:
                 await stage.apply(ctx)
             if request.headers.get("Expect", "").lower() == "100-continue":
                 await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # only once the policies passed
-            if route.exchanges:
-                response = await _around(route.exchanges, self._send)(ctx)
+            if exchanges:
+                response = await _around(exchanges, self._send)(ctx)
             else:
                 response = await self._send(ctx)
         except Answered as answered:

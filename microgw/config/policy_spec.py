@@ -38,6 +38,10 @@ class PolicyChecks:
         """A problem that stops the gateway from starting."""
         self._report([*self._where, *parts], message, False)
 
+    def nested(self, parts: list, policies: Mapping[str, Any], provided: frozenset[str]) -> "PolicyChecks":
+        """The checks of a policy held inside this one (a scope's), against the policies it runs with."""
+        return PolicyChecks([*self._where, *parts], self._report, policies, provided, self.auth_server_ids, self.application_ids)
+
     def fail_unknown(self, parts: list, message: str) -> None:
         """A reference to something a parent gateway's download may still bring: an error for a
         gateway on its own, a warning for one that downloads settings."""

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from microgw.policies import cors, identify, jwt, outbound
+from microgw.policies import cors, identify, jwt, outbound, request_masking, response_masking, scopes
 from microgw.policies.unit import STAGE_ORDER, Policy
 from microgw.policies.vendor import VendorTemplate
 
@@ -23,6 +23,9 @@ POLICIES: tuple[Policy, ...] = (
     identify.POLICY,
     outbound.POLICY,
     cors.POLICY,
+    scopes.POLICY,
+    request_masking.POLICY,
+    response_masking.POLICY,
 )
 
 CATALOG: Mapping[str, Policy] = MappingProxyType({policy.name: policy for policy in POLICIES})

@@ -13,10 +13,14 @@ from support.loopback import LoopbackServer
 class Upstream(LoopbackServer):
     """Endpoints: ``/echo/...`` (JSON of the request), ``/sink`` (hashes a streamed body),
     ``/stream?size=N`` (streams N bytes, chunked), ``/slow?delay=S``, ``/reset`` (cuts the
-    connection), ``/status/N``. ``received`` keeps every request's method, path and headers."""
+    connection), ``/status/N``, ``/mirror`` (answers the request's body with its content type),
+    ``/doc/<name>`` (answers ``documents[name]``: (content type, body[, headers]), with status ``document_status``).
+    ``received`` keeps every request's method, path and headers."""
 
     def __init__(self) -> None:
         self.received: list[dict] = []
+        self.documents: dict[str, tuple] = {}
+        self.document_status = 200
 
     @property
     def url(self) -> str:
@@ -81,6 +85,19 @@ class Upstream(LoopbackServer):
         self._record(request)
         return web.Response(status=int(request.match_info["code"]), text="status")
 
+    async def mirror(self, request: web.Request) -> web.Response:
+        self._record(request)
+        body = await request.read()
+        return web.Response(body=body, headers={"Content-Type": request.headers.get("Content-Type", "application/octet-stream")})
+
+    async def doc(self, request: web.Request) -> web.Response:
+        self._record(request)
+        found = self.documents.get(request.match_info["name"])
+        if found is None:
+            return web.Response(status=404, text="no such document")
+        extra = found[2] if len(found) > 2 else {}
+        return web.Response(status=self.document_status, body=found[1], headers={"Content-Type": found[0], **extra})
+
     def build_app(self) -> web.Application:
         app = web.Application(client_max_size=1 << 30)
         app.router.add_route("*", "/echo{tail:.*}", self.echo)
@@ -89,5 +106,7 @@ class Upstream(LoopbackServer):
         app.router.add_get("/slow", self.slow)
         app.router.add_get("/reset", self.reset)
         app.router.add_route("*", "/status/{code}", self.status)
+        app.router.add_route("*", "/mirror{tail:.*}", self.mirror)
+        app.router.add_route("*", "/doc/{name:.+}", self.doc)
         return app
 
