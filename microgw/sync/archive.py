@@ -22,9 +22,9 @@ described in :mod:`microgw.sync.policies_map`. Decisions of this module:
   (whose ``connectionTimeoutDuration``/``readTimeoutDuration``, seconds, fill timeouts the routing
   does not set). ``passSecurityHeaders`` is not used: the outbound policy decides what goes on.
 * ``isActive: false`` -> ``active: false``; ``apiDescription`` -> ``description``.
-* Scopes: a scope with policies of its own (resource-level policies) is unsupported — refused, or
-  dropped with a warning under ``skip_unsupported`` (the API-level policies still apply to every
-  resource). Scopes without policies are ignored. ``type: WEBSOCKET`` APIs are unsupported likewise
+* Scopes: a scope with policies of its own (resource-level policies) becomes ``scopes`` entries of
+  the API's policies (see :mod:`microgw.sync.scopes_map`), its actions imported like the API's.
+  Scopes without policies are ignored. ``type: WEBSOCKET`` APIs are unsupported likewise
   (skipping drops the API).
 * ``aliases`` repoints endpoints that name production hosts (see :func:`microgw.config.urls.repoint`).
 
@@ -53,6 +53,7 @@ from microgw.config.ids import _NAMESPACE, api_id, version_text
 from microgw.config.errors import format_path
 from microgw.config.urls import repoint
 from microgw.sync import policies_map as pm
+from microgw.sync import scopes_map
 from microgw.sync.archive_zip import MAX_BYTES, ArchiveError, SafeZip, json_bytes, write_zip
 
 __all__ = [
@@ -360,11 +361,15 @@ class _Reader:
             return None
         for action in self._actions(document, label):
             importer.add(action)
+        scoped: list[dict[str, Any]] = []
         for scope in document.get("scopes") or ():
             if isinstance(scope, dict) and scope.get("policies"):
                 scope_name = scope.get("name") or scope.get("scopeName") or "?"
-                importer.unsupported(f"scope {scope_name!r}", "its own (resource-level) policies")
+                actions = self._actions({"policies": scope["policies"]}, f"{label}: scope {scope_name!r}")
+                scoped += scopes_map.import_scope(importer, str(scope_name), scope, actions)
         importer.finish()
+        if scoped:
+            importer.policies["scopes"] = scoped
         api = self._assemble(document, definition, name, version, importer)
         self.problems += importer.problems
         self.warnings += importer.warnings

@@ -66,13 +66,21 @@ def api_doc(name: str = "Petstore", version: str = "1.0", **fields) -> dict:
     return doc
 
 
-def vendor_archive(*apis: tuple[dict, list[dict]], manifest: bool = True, extra: dict[str, bytes] | None = None, wrap_api=None) -> bytes:
-    """Each API is (API JSON, its policy actions); ids are made up like the vendor's (one policy per API)."""
+def scope(name: str, policy_id: str, *resources: tuple[str, list[str]]) -> dict:
+    """A scope of an API JSON: its resources (path, methods) and the id of its policy."""
+    return {"name": name, "description": "", "resources": [{"resourcePath": path, "methods": methods} for path, methods in resources], "policies": [policy_id]}
+
+
+def vendor_archive(*apis: tuple, manifest: bool = True, extra: dict[str, bytes] | None = None, wrap_api=None) -> bytes:
+    """Each API is (API JSON, its policy actions[, {scope policy id: its actions}]); ids are made up
+    like the vendor's (one policy per API, one per scope)."""
     files: dict[str, bytes] = {}
     assets = []
-    for i, (doc, actions) in enumerate(apis):
+    for i, (doc, actions, *more) in enumerate(apis):
         api_id, policy_id = doc.get("id", f"api-{i}"), f"policy-{i}"
         doc = {**doc, "id": api_id, "policies": doc.get("policies", [policy_id])}
+        for scope_policy, scope_actions in (more[0] if more else {}).items():
+            _policy_files(files, assets, f"API/API.{api_id}/Policy/Policy.{scope_policy}", scope_policy, f"{i}-{scope_policy}", scope_actions, f"Scope policy {scope_policy}")
         folder = f"API/API.{api_id}/Policy/Policy.{policy_id}"
         stages: dict[str, list] = {}
         for j, act in enumerate(actions):
@@ -105,3 +113,23 @@ def zip_of(files: dict[str, bytes]) -> bytes:
         for name, data in files.items():
             out.writestr(name, data)
     return buffer.getvalue()
+
+
+def _policy_files(files: dict, assets: list, folder: str, policy_id: str, prefix: str, actions: list[dict], name: str) -> None:
+    stages: dict[str, list] = {}
+    for j, act in enumerate(actions):
+        action_id = f"action-{prefix}-{j}"
+        files[f"{folder}/PolicyAction/PolicyAction.{action_id}"] = json.dumps({"id": action_id, **act}).encode()
+        stage = STAGES.get(act["templateKey"], "LMT")
+        stages.setdefault(stage, []).append({"enforcementObjectId": action_id, "order": str(len(stages.get(stage, [])))})
+        assets.append(f"PolicyAction.{action_id}")
+    policy = {
+        "id": policy_id,
+        "names": [{"value": name, "locale": "English"}],
+        "policyEnforcements": [{"enforcements": e, "stageKey": s} for s, e in stages.items()],
+        "policyScope": "SCOPE",
+        "active": False,
+        "global": False,
+    }
+    files[f"{folder}/Policy.{policy_id}"] = json.dumps(policy).encode()
+    assets.append(f"Policy.{policy_id}")

@@ -18,7 +18,7 @@ from microgw.sync.archive import ArchiveError, load_archive
 from microgw.sync.archive_zip import unsafe_name
 
 from support.vendor_archive import (  # noqa: E402  (shared with the end-to-end tests)
-    ROUTING_URI, action, api_doc, g, identify, outbound, protocols, routing, v, vendor_archive, zip_of,
+    ROUTING_URI, action, api_doc, g, identify, outbound, protocols, routing, scope, v, vendor_archive, zip_of,
 )
 
 
@@ -222,12 +222,26 @@ def test_unsupported_outbound_auth_type():
     assert "authType ALIAS" in message and "outboundTransportAuthentication" in message
 
 
-def test_scope_level_policies_are_unsupported():
-    doc = api_doc(scopes=[{"name": "admin", "policies": ["scope-policy"]}, {"name": "plain", "policies": []}])
-    message = problems_of(vendor_archive((doc, [routing()])))
-    assert "scope 'admin'" in message and "plain" not in message
-    api, warnings = load_one(routing(), doc=doc, skip_unsupported=True)
-    assert api["endpoint"] == ROUTING_URI and any("scope 'admin'" in w for w in warnings)
+def test_scope_level_policies_become_scopes_and_unsupported_ones_are_refused():
+    cors = action("cors", g("corsAttributes", v("allowedOrigins", "https://a.example")))
+    throttle = action("throttle", v("maxRequestCount", "10"), name="Traffic Optimization")
+    doc = api_doc(scopes=[
+        scope("admin", "p-admin", ("/admin/{id}", ["GET", "put"]), ("/admin", [])),
+        {"name": "plain", "policies": []},
+        scope("limited", "p-limited", ("/x", [])),
+    ])
+    data = vendor_archive((doc, [routing()], {"p-admin": [cors], "p-limited": [throttle]}))
+    message = problems_of(data)
+    assert "scope 'limited'" in message and "throttle" in message and "plain" not in message and "admin" not in message
+    content = load_archive(data, skip_unsupported=True)
+    assert validate({"apis": content.apis}, "config") == []
+    scopes = content.apis[0]["policies"]["scopes"]
+    imported = {"cors": {"allowed_origins": ["https://a.example"]}}
+    assert scopes == [
+        {"name": "admin", "resources": ["/admin/{id}"], "methods": ["GET", "PUT"], "policies": imported},
+        {"name": "admin", "resources": ["/admin"], "policies": imported},
+    ]
+    assert any("scope 'limited'" in w and "throttle" in w for w in content.warnings)
 
 
 def test_websocket_api_is_unsupported():
