@@ -34,6 +34,7 @@ class RequestContext:
         "buffer_answer",
         "answer_headers",
         "body",
+        "method",
         "extras",
     )
 
@@ -56,6 +57,7 @@ class RequestContext:
         self.add_headers: list[tuple[str, str]] = []
         self.upstream: Any = None  # routing.UpstreamTarget chosen by a policy; None: the API's endpoint
         self.buffer_answer = False  # True: the forward returns the native answer whole, as an unsent web.Response
+        self.method: str | None = None  # the method for the native service, when a policy changes it
         self.body: bytes | None = None  # the request body as a policy read or changed it; None: streamed as sent
         self.answer_headers: list[tuple[str, str]] = []  # set on whatever answer goes out (CORS); Vary is merged
         self.extras: dict[str, Any] = {}

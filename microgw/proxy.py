@@ -139,7 +139,7 @@ class Forwarder:
             data = _stream_body(request.content, self.max_body_size)
         try:
             upstream = await self.session.request(
-                request.method,
+                ctx.method or request.method,
                 aiohttp.client.URL(url, encoded=True),
                 headers=headers,
                 data=data,

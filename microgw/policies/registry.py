@@ -14,7 +14,18 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from microgw.policies import cors, identify, jwt, outbound, request_masking, response_masking, scopes
+from microgw.policies import (
+    cors,
+    identify,
+    jwt,
+    media_type,
+    outbound,
+    request_masking,
+    request_transformation,
+    response_masking,
+    response_transformation,
+    scopes,
+)
 from microgw.policies.unit import STAGE_ORDER, Policy
 from microgw.policies.vendor import VendorTemplate
 
@@ -26,6 +37,9 @@ POLICIES: tuple[Policy, ...] = (
     scopes.POLICY,
     request_masking.POLICY,
     response_masking.POLICY,
+    request_transformation.POLICY,
+    response_transformation.POLICY,
+    media_type.POLICY,
 )
 
 CATALOG: Mapping[str, Policy] = MappingProxyType({policy.name: policy for policy in POLICIES})
