@@ -96,11 +96,22 @@ def _descend_all(validator, subschemas, instance, schema_) -> Iterator[Validatio
         yield from validator.descend(instance, sub)
 
 
-_STRUCTURE = ("properties", "items", "prefixItems", "additionalProperties", "patternProperties", "$ref", "allOf")
+def _follow_ref(validator, ref, instance, schema_) -> Iterator[ValidationError]:
+    """Follow ``$ref`` as the finder itself: a referenced file's ``$schema`` would otherwise hand the
+    rest of the walk to a plain validator, which knows no ``x-path`` (policy files were missed)."""
+    resolved = validator._resolver.lookup(ref)
+    contents = resolved.contents
+    if isinstance(contents, dict) and "$schema" in contents:
+        contents = {k: v for k, v in contents.items() if k != "$schema"}
+    yield from validator.descend(instance, contents, resolver=resolved.resolver)
+
+
+_STRUCTURE = ("properties", "items", "prefixItems", "additionalProperties", "patternProperties", "allOf")
 _PathFinder = validators.create(
     meta_schema=Draft202012Validator.META_SCHEMA,
     validators={
         **{k: Draft202012Validator.VALIDATORS[k] for k in _STRUCTURE},
+        "$ref": _follow_ref,
         "anyOf": _descend_all,
         "oneOf": _descend_all,
         "x-path": _mark,

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from microgw.policies import (
+    api_spec,
     cors,
     identify,
     jwt,
@@ -40,6 +41,7 @@ POLICIES: tuple[Policy, ...] = (
     request_transformation.POLICY,
     response_transformation.POLICY,
     media_type.POLICY,
+    api_spec.POLICY,
 )
 
 CATALOG: Mapping[str, Policy] = MappingProxyType({policy.name: policy for policy in POLICIES})

@@ -24,7 +24,8 @@ described in :mod:`microgw.sync.policies_map`. Decisions of this module:
 * ``isActive: false`` -> ``active: false``; ``apiDescription`` -> ``description``.
 * Scopes: a scope with policies of its own (resource-level policies) becomes ``scopes`` entries of
   the API's policies (see :mod:`microgw.sync.scopes_map`), its actions imported like the API's.
-  Scopes without policies are ignored. ``type: WEBSOCKET`` APIs are unsupported likewise
+  Scopes without policies are ignored. ``validateAPISpec`` gets the API's ``apiDefinition`` as its
+  ``definition``. ``type: WEBSOCKET`` APIs are unsupported likewise
   (skipping drops the API).
 * ``aliases`` repoints endpoints that name production hosts (see :func:`microgw.config.urls.repoint`).
 
@@ -370,6 +371,9 @@ class _Reader:
         importer.finish()
         if scoped:
             importer.policies["scopes"] = scoped
+        spec = importer.policies.get("validateAPISpec")
+        if spec is not None and "spec" not in spec and "definition" not in spec:
+            spec["definition"] = copy.deepcopy(definition)  # validated against the API's own definition
         api = self._assemble(document, definition, name, version, importer)
         self.problems += importer.problems
         self.warnings += importer.warnings
