@@ -42,6 +42,8 @@ def _parent_overrides(args: argparse.Namespace, out: dict) -> None:
     """The vendor's -gw/-gwu/-gwp/-apis options: download settings from that parent gateway."""
     if getattr(args, "gw", None):
         out.setdefault("api_gateway", {}).update({"url": args.gw, "download_settings": True})
+    if getattr(args, "ds", False):
+        out.setdefault("api_gateway", {})["download_settings"] = True
     if getattr(args, "gwu", None):
         out.setdefault("api_gateway", {})["user"] = args.gwu
     if getattr(args, "gwp", None):
@@ -55,6 +57,8 @@ def _parent_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-gwu", "--gateway-user", dest="gwu", metavar="USER", help="user on the parent gateway")
     parser.add_argument("-gwp", "--gateway-password", dest="gwp", metavar="PASSWORD", help="its password (or set mcgw_api_gateway_password)")
     parser.add_argument("-apis", "--apis", dest="apis", metavar="NAMES", help="comma-separated API names to download (default all)")
+    parser.add_argument("-ds", "--download-settings", dest="ds", action="store_true",
+                        help="download settings from the parent in the YAML's api_gateway.url (as -gw does)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,7 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         for warning in loaded.warnings:
             print(f"warning: {warning}", file=sys.stderr)
-        print(f"configuration OK: {len(loaded.settings.apis)} APIs", file=sys.stderr)
+        inactive = [f"{a.name!r} version {a.version!r}" for a in loaded.settings.apis if not a.active]
+        for api in inactive:
+            print(f"note: API {api} is inactive: it answers 404 until activated (isActive / active: true)", file=sys.stderr)
+        summary = f" ({len(inactive)} inactive)" if inactive else ""
+        print(f"configuration OK: {len(loaded.settings.apis)} APIs{summary}", file=sys.stderr)
         return 0
     from microgw.server import run
 

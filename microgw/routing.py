@@ -33,10 +33,15 @@ class UpstreamTarget:
     templated: bool
 
     query: str = ""  # the endpoint's own query string, kept after the path
+    fixed: bool = False  # the resource is not part of the URL (the endpoint is called as written)
 
     @classmethod
-    def parse(cls, endpoint: str) -> "UpstreamTarget":
+    def parse(cls, endpoint: str, *, append_resource: bool = True) -> "UpstreamTarget":
+        """``append_resource=False``: an endpoint without the placeholder is called as written, as
+        the vendor does with a routing ``endpointUri`` that has no ``${sys:resource_path}``."""
         endpoint, _, query = endpoint.partition("?")
+        if RESOURCE_PLACEHOLDER not in endpoint and not append_resource:
+            return cls(endpoint, "", True, query, fixed=True)
         if RESOURCE_PLACEHOLDER in endpoint:
             prefix, _, suffix = endpoint.partition(RESOURCE_PLACEHOLDER)
             return cls(prefix, suffix, True, query)
@@ -44,7 +49,9 @@ class UpstreamTarget:
 
     def url(self, resource: str | None, query: str) -> str:
         """``resource`` None means the client's path ended at the version (no slash after it)."""
-        if self.templated:
+        if self.fixed:
+            url = self.prefix
+        elif self.templated:
             url = self.prefix + (resource or "") + self.suffix
         else:
             url = self.prefix if resource is None else self.prefix + "/" + resource

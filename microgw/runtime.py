@@ -152,7 +152,7 @@ def _hmac_sources(applications: ApplicationIndex) -> dict[str, list]:
 def _route(api: ApiConfig, services: Services) -> Route:
     stages, exchanges = pipeline.build_pipeline(api, services, [("transport", TransportStage(api))])
     scoped = pipeline.build_scoped(api, services, lambda scoped_api: [("transport", TransportStage(scoped_api))])
-    upstream = UpstreamTarget.parse(api.endpoint) if api.endpoint else None
+    upstream = UpstreamTarget.parse(api.endpoint, append_resource=api.append_resource) if api.endpoint else None
     tls: Any = True
     if upstream is not None and upstream.prefix.startswith("https:"):
         tls = services.client_ssl if api.tls_verify else False

@@ -19,7 +19,15 @@ Vendor mapping decisions:
   one identifier are merged into that set (AND); a claim given two different values is a problem;
 * ``apiKey`` and ``token`` identifiers and ``accessTokens.apiAccessKey_credentials.apiAccessKey``
   (or ``accessTokens.apiAccessKey.apiAccessKey``, the Swagger model's name) are API keys;
-* ``authStrategyIds`` are resolved against the ``strategies`` given beside the applications.
+* ``authStrategyIds`` are resolved against the ``strategies`` given beside the applications;
+* identifiers in the vendor's current shape ``namedValues: [{name, values}]`` are read beside
+  ``value``: for claims identifiers each named value is one claim of the set (one value: that value;
+  several: a list, which the token must carry whole); for the other types the values are the
+  identifier's values (the names are labels);
+* a value made only of asterisks (``********``) is how the vendor's exports mask a secret it did not
+  export: such an API key or HMAC secret is *never* a credential. Its real value is taken from
+  ``secrets`` (the ``vendor_secrets`` setting) by the id of the application (API keys) or of the
+  strategy (HMAC secrets); without one, a warning names the item and the credential is left out.
 """
 
 from __future__ import annotations
@@ -55,6 +63,11 @@ _ACCESS_KEY_FIELDS = ("apiAccessKey_credentials", "apiAccessKey")
 MIN_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key at least as long as its hash output
 
 
+def is_masked(value: Any) -> bool:
+    """The vendor's export mask for a secret it did not export: asterisks only (``********``)."""
+    return isinstance(value, str) and len(value) >= 3 and set(value) == {"*"}
+
+
 def is_vendor_form(item: Mapping[str, Any]) -> bool:
     return not VENDOR_MARKERS.isdisjoint(item)
 
@@ -75,11 +88,15 @@ def parse_applications(
 
 
 def parse(
-    items: list[dict], *, strategies: Iterable[Mapping[str, Any]] | Mapping[str, Mapping[str, Any]] | None = None
+    items: list[dict],
+    *,
+    strategies: Iterable[Mapping[str, Any]] | Mapping[str, Mapping[str, Any]] | None = None,
+    secrets: Mapping[str, str] | None = None,
 ) -> ParsedApplications:
     """Parse every item. ``strategies`` (vendor ``/strategies`` answers, by id or as a list) is where
-    vendor ``authStrategyIds`` are looked up."""
+    vendor ``authStrategyIds`` are looked up; ``secrets`` (item id -> value) replace masked secrets."""
     known = _strategies_by_id(strategies)
+    secrets = secrets or {}
     drafts: list[_Draft] = []
     problems: list[Problem] = []
     warnings: list[Problem] = []
@@ -87,11 +104,11 @@ def parse(
         if not isinstance(item, Mapping):
             problems.append(([index], "an application must be a mapping"))
             continue
-        reader = _VendorReader(index, item, known) if is_vendor_form(item) else _ConciseReader(index, item)
+        reader = _VendorReader(index, item, known, secrets) if is_vendor_form(item) else _ConciseReader(index, item)
         drafts.append(reader.draft)
         problems += reader.draft.problems
         warnings += reader.draft.warnings
-    apps, cross_problems, cross_warnings = _build(drafts)
+    apps, cross_problems, cross_warnings = _build(drafts, secrets)
     return ParsedApplications(apps, _sorted(problems + cross_problems), _sorted(warnings + cross_warnings))
 
 
@@ -148,8 +165,9 @@ class _ConciseReader:
 
 
 class _VendorReader:
-    def __init__(self, index: int, item: Mapping[str, Any], known_strategies: Mapping[str, Mapping]) -> None:
+    def __init__(self, index: int, item: Mapping[str, Any], known_strategies: Mapping[str, Mapping], secrets: Mapping[str, str]) -> None:
         self.at = [index]
+        self.secrets = secrets
         app_id, id_field = item.get("id"), "id"
         if not app_id:
             app_id, id_field = item.get("applicationID"), "applicationID"
@@ -181,10 +199,25 @@ class _VendorReader:
             draft.warnings.append(([index], f"vendor fields not used by microgw, ignored: {', '.join(unknown)}"))
 
     def _identifier(self, path: list, identifier: Mapping[str, Any]) -> None:
-        key, values = identifier.get("key"), identifier.get("value") or []
+        key, values = identifier.get("key"), list(identifier.get("value") or [])
+        named = [n for n in identifier.get("namedValues") or () if isinstance(n, Mapping)]
         draft = self.draft
+        if key in _CLAIM_IDENTIFIERS and named:
+            claims = {}
+            for n in named:
+                found = [v for v in n.get("values") or () if v is not None]
+                if isinstance(n.get("name"), str) and n["name"] and found:
+                    claims[n["name"]] = found[0] if len(found) == 1 else found
+            if claims:
+                values.append(claims)
+        elif named:
+            values += [v for n in named for v in n.get("values") or () if isinstance(v, str)]
         if key in _API_KEY_IDENTIFIERS:
-            draft.api_keys += [([*path, "value", k], v) for k, v in enumerate(values)]
+            for k, v in enumerate(values):
+                if is_masked(v):
+                    self._masked_key([*path, "value" if k < len(identifier.get("value") or []) else "namedValues"])
+                else:
+                    draft.api_keys.append(([*path, "value", k], v))
         elif key == "httpBasicAuth":
             draft.basic_users += values
         elif key == "ipAddressRange":
@@ -230,14 +263,27 @@ class _VendorReader:
             path = [*self.at, "accessTokens", name, "apiAccessKey"]
             if credentials.get("expired") is True:
                 self.draft.warnings.append((path, "the API key is marked expired, ignored"))
+            elif is_masked(credentials["apiAccessKey"]):
+                self._masked_key(path)
             else:
                 self.draft.api_keys.append((path, credentials["apiAccessKey"]))
+
+    def _masked_key(self, path: list) -> None:
+        """A masked API key is never a credential; ``vendor_secrets.<application id>`` gives the real one."""
+        real = self.secrets.get(self.draft.id)
+        if isinstance(real, str) and real and not is_masked(real):
+            self.draft.api_keys.append((path, real))
+        elif not any(p == path for p, _ in self.draft.warnings):
+            self.draft.warnings.append((path, (
+                f"application {self.draft.name!r} (id {self.draft.id!r}): its API key was masked by the export (not exported) "
+                f"and is not a credential; set the real one as vendor_secrets.{self.draft.id} (or mcgw_vendor_secrets_{self.draft.id})"
+            )))
 
 
 # --- building models and cross-application checks ------------------------------------------------
 
 
-def _build(drafts: list[_Draft]) -> tuple[tuple[Application, ...], list[Problem], list[Problem]]:
+def _build(drafts: list[_Draft], secrets: Mapping[str, str] | None = None) -> tuple[tuple[Application, ...], list[Problem], list[Problem]]:
     problems: list[Problem] = []
     warnings: list[Problem] = []
     apps: list[Application] = []
@@ -262,7 +308,7 @@ def _build(drafts: list[_Draft]) -> tuple[tuple[Application, ...], list[Problem]
                 problems.append((path, f"this API key is already held by application {owner!r}; a key must identify one application"))
         strategies = []
         for position, (path, spec) in enumerate(draft.strategies):
-            strategy = _strategy(draft, path, spec, position, problems, warnings)
+            strategy = _strategy(draft, path, spec, position, problems, warnings, secrets or {})
             if strategy is None:
                 continue
             if strategy.id in strategy_ids:
@@ -322,7 +368,8 @@ def _claim_sets(draft: _Draft, problems: list[Problem]):
 
 
 def _strategy(
-    draft: _Draft, path: list, spec: Mapping[str, Any], position: int, problems: list[Problem], warnings: list[Problem]
+    draft: _Draft, path: list, spec: Mapping[str, Any], position: int, problems: list[Problem], warnings: list[Problem],
+    secrets: Mapping[str, str],
 ) -> HmacStrategy | None:
     kind = spec.get("type")
     if kind != "JWT_HSA":
@@ -331,6 +378,15 @@ def _strategy(
     secret_field = spec.get("secret")
     text = secret_field.get("secret") if isinstance(secret_field, Mapping) else secret_field
     secret_path = [*path, "secret"]
+    if is_masked(text):
+        strategy_id = spec.get("id") or f"{draft.id}#strategy-{position}"
+        text = secrets.get(strategy_id)
+        if not isinstance(text, str) or not text or is_masked(text):
+            warnings.append((secret_path, (
+                f"strategy {spec.get('name') or strategy_id!r} (id {strategy_id!r}) of application {draft.id!r}: its secret was masked "
+                f"by the export (not exported) and verifies nothing; set the real one (base64) as vendor_secrets.{strategy_id}"
+            )))
+            return None
     try:
         secret = _b64decode(text if isinstance(text, str) else "")
     except ValueError:

@@ -31,6 +31,7 @@ from microgw.config.model import (
     StoreConfig,
 )
 from microgw.config import security as sec
+from microgw.config import vendor_settings as vendor
 from microgw.config.password_hashes import check_hash_format, is_hashed
 from microgw.config.ids import api_id, version_text
 from microgw.config.policy_spec import PolicyCatalog, PolicyChecks
@@ -162,11 +163,13 @@ class _Builder:
 
     def settings(self, data: dict, base_dir: str) -> Settings:
         server = self.server(data)
-        key_store = self.store(data.get("key_store"))
+        key_store = self.store(data.get("key_store"), default_key_alias=(data.get("ports") or {}).get("key_alias"))
         if server.https_port is not None and key_store is None:
             self.fail(["ports", "https"], "an HTTPS port needs key_store (certificate and key)")
         logging_ = data.get("logging", {})
-        admin = data.get("admin")
+        admin = vendor.admin_credentials(data)
+        for parts, message in vendor.no_effect(data):
+            self.warn(parts, message)
         trust_store = self.store(data.get("trust_store"))
         keystores = self.aliases("keystores", data, key_store)
         truststores = self.aliases("truststores", data, trust_store)
@@ -175,7 +178,7 @@ class _Builder:
         issuer = self.issuer(data, security, keystores, extended)
         users = self.users(data)
         if admin and is_hashed(admin["password"]):
-            self.check_hash(["admin", "password"], admin["password"])
+            self.check_hash(["admin" if data.get("admin") else "admin_api", "password"], admin["password"])
         applications = self.applications(data)
         apis = self.apis(data.get("apis", []), data.get("aliases", {}))
         parent = self.parent(data)
@@ -227,7 +230,7 @@ class _Builder:
             password=gateway.get("password"),
             download=bool(gateway.get("download_settings", False)),
             apis=tuple(apis) if apis else None,
-            applications=downloads.get("applications", data.get("applications_sync", True)),
+            applications=vendor.sync_applications(data),
             polling_interval=float(interval) if interval else None,
             skip_unsupported=bool(data.get("archive_skip_unsupported", False)),
         )
@@ -235,7 +238,7 @@ class _Builder:
     def applications(self, data: dict) -> tuple:
         from microgw.applications.parse import parse
 
-        parsed = parse(data.get("applications", []))
+        parsed = parse(data.get("applications", []), secrets=data.get("vendor_secrets") or {})
         for parts, message in parsed.problems:
             self.fail(["applications", *parts], message)
         for parts, message in parsed.warnings:
@@ -370,8 +373,8 @@ class _Builder:
         ports = data.get("ports", {})
         srv = data.get("server", {})
         defaults = ServerConfig()
-        http = ports.get("http", DEFAULT_HTTP_PORT)  # None: off; 0: any free port (logged)
-        https = ports.get("https")
+        http = vendor.port(ports.get("http", DEFAULT_HTTP_PORT))  # None: off; 0: any free port (logged); "9090" too
+        https = vendor.port(ports.get("https"))
         if http and https and http == https:
             self.fail(["ports", "https"], f"HTTP and HTTPS cannot share port {http}")
         if http is None and https is None:
@@ -389,7 +392,7 @@ class _Builder:
             public_urls=tuple(_origin(url) for url in srv.get("public_urls", ())),
         )
 
-    def store(self, data: dict | None) -> StoreConfig | None:
+    def store(self, data: dict | None, default_key_alias: str | None = None) -> StoreConfig | None:
         if not data:
             return None
         return StoreConfig(
@@ -397,7 +400,7 @@ class _Builder:
             location=data["location"],
             password=data.get("password"),
             key_location=data.get("key_location"),
-            key_alias=data.get("key_alias"),
+            key_alias=data.get("key_alias") or default_key_alias,
         )
 
     def apis(self, items: list[dict], aliases: dict) -> tuple[ApiConfig, ...]:
@@ -411,6 +414,7 @@ class _Builder:
                 except KeyError as exc:
                     self.fail(["apis", index, "endpoint"], f"no alias named {exc.args[0]!r} (define it under aliases)")
                     continue
+                item = _alias_timeouts(item, _ALIAS.findall(items[index]["endpoint"]), aliases)
             api = self.api(item, index)
             if api.key in seen:
                 self.fail(["apis", index], f"API {api.name} version {api.version} is defined twice")
@@ -440,6 +444,7 @@ class _Builder:
             active=item.get("active", True),
             description=item.get("description", ""),
             policies=self.policies(item.get("policies") or {}, index),
+            append_resource=item.get("append_resource", True),
         )
 
     def policies(self, raw: Mapping[str, Any], index: int) -> Mapping[str, Any]:
@@ -465,7 +470,22 @@ def expand_aliases(text: str, aliases: dict) -> str:
 
     ``${sys:...}`` placeholders are left for the request path; an unknown name raises KeyError.
     """
-    return _ALIAS.sub(lambda m: str(aliases[m.group(1)]["value"]), text)
+    def value(match: re.Match) -> str:
+        alias = aliases[match.group(1)]
+        return str(alias["value"] if "value" in alias else alias["endPointURI"])
+
+    return _ALIAS.sub(value, text)
+
+
+def _alias_timeouts(item: dict, names: list[str], aliases: dict) -> dict:
+    """An endpoint alias's connectionTimeout/readTimeout (seconds) fill the timeouts the API does not set."""
+    timeouts = dict(item.get("timeouts") or {})
+    for name in names:
+        alias = aliases.get(name) or {}
+        for ours, theirs in (("connect", "connectionTimeout"), ("read", "readTimeout")):
+            if alias.get(theirs) and ours not in timeouts:
+                timeouts[ours] = alias[theirs]
+    return {**item, "timeouts": timeouts} if timeouts else item
 
 
 def _origin(url: str) -> str:

@@ -62,6 +62,7 @@ class ApiConfig:
     description: str = ""
     policies: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     id: str = ""  # the vendor's API id; the loader derives one from name and version
+    append_resource: bool = True  # False: call the endpoint as written (vendor routing without ${sys:resource_path})
 
     @property
     def key(self) -> tuple[str, str]:

@@ -9,7 +9,7 @@ from microgw.jose.b64 import B64Error, b64_std_decode
 ENCODED = "{encoded}"
 MASK = "********"
 SECRET_NAMES = frozenset(
-    {"password", "secret", "clientsecret", "client_secret", "key_password", "passphrase", "api_keys", "apiaccesskey", "cachedsecret"}
+    {"password", "secret", "clientsecret", "client_secret", "key_password", "passphrase", "api_keys", "apiaccesskey", "cachedsecret", "vendor_secrets"}
 )
 _SECRET_IDENTIFIERS = frozenset({"apiKey", "token"})  # vendor identifiers whose values are API keys
 
@@ -45,7 +45,7 @@ def mask_secrets(node: Any) -> Any:
         return {
             k: (
                 MASK
-                if (isinstance(k, str) and k.lower() in SECRET_NAMES or (secret_values and k == "value")) and v is not None
+                if (isinstance(k, str) and k.lower() in SECRET_NAMES or (secret_values and k in ("value", "namedValues"))) and v is not None
                 else mask_secrets(v)
             )
             for k, v in node.items()

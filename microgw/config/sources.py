@@ -208,8 +208,8 @@ def env_source(environ: Mapping[str, str] | None = None) -> tuple[Source | None,
         types = _types(leaf, leaf_root)
         if parts in (["downloads", "apis"], ["archive_file"]):
             value: Any = [item.strip() for item in raw.split(",") if item.strip()]
-        elif "string" in types:
-            value = raw  # passwords such as 1234 stay text
+        elif "string" in types and not types & {"integer", "number"}:
+            value = raw  # passwords such as 1234 stay text (a port that may be quoted is still a number)
         elif "null" in types and raw.strip().lower() in ("", "null", "~"):
             value = None
         else:

@@ -17,7 +17,12 @@ from microgw.config.errors import ConfigError, ConfigProblem
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's C parser when present
 
 # Tags the vendor uses, mapped to the ``type`` value they stand for.
-KNOWN_TAGS = {"authServerAlias": "authServerAlias", "simple": "simple", "endpoint": "endpoint"}
+KNOWN_TAGS = {
+    "authServerAlias": "authServerAlias",
+    "simple": "simple",
+    "endpoint": "endpoint",
+    "clientMetadataMapping": "clientMetadataMapping",  # security_settings.providers (no effect here)
+}
 
 
 # Keys whose plain scalar values stay the text the user wrote.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -80,14 +81,15 @@ def routes(gateway: "GatewayHost") -> list[web.RouteDef]:
         )
 
     async def assets(request: web.Request) -> web.Response:
+        """Every configured API; inactive ones are listed with ``active: false`` (they answer 404)."""
         apis = []
-        for route in gateway.runtime.routes.values():
-            api = route.api
+        for api in gateway.runtime.settings.apis:
             apis.append(
                 {
                     "name": api.name,
                     "version": api.version,
-                    "path": f"/gateway/{api.name}/{api.version}/",
+                    "active": api.active,
+                    "path": f"/gateway/{quote(api.name, safe='')}/{quote(api.version, safe='')}/",
                     "endpoint": api.endpoint,
                     "mocked": api.mock is not None,
                     "protocols": sorted(api.protocols),

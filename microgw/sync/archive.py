@@ -23,11 +23,27 @@ described in :mod:`microgw.sync.policies_map`. Decisions of this module:
   does not set). ``passSecurityHeaders`` is not used: the outbound policy decides what goes on.
 * ``isActive: false`` -> ``active: false``; ``apiDescription`` -> ``description``.
 * Scopes: a scope with policies of its own (resource-level policies) becomes ``scopes`` entries of
-  the API's policies (see :mod:`microgw.sync.scopes_map`), its actions imported like the API's.
-  Scopes without policies are ignored. ``validateAPISpec`` gets the API's ``apiDefinition`` as its
-  ``definition``. ``type: WEBSOCKET`` APIs are unsupported likewise
-  (skipping drops the API).
+  the API's policies (see :mod:`microgw.sync.scopes_map`), its actions imported like the API's; a
+  template a scope cannot carry is refused naming the scope and the template. The vendor creates a
+  policy per scope: one without actions is ignored. ``validateAPISpec`` gets the API's
+  ``apiDefinition`` as its ``definition``. ``type: WEBSOCKET`` APIs are unsupported (skipping drops
+  the API).
 * ``aliases`` repoints endpoints that name production hosts (see :func:`microgw.config.urls.repoint`).
+* The rest of the archive is read too: ``Alias/`` (simple aliases ``{name, type: simple, value}``
+  and endpoint aliases ``{name, type: endpoint, endPointURI, connectionTimeout, readTimeout}``, used
+  as ``${name}`` in endpoints; other alias types are not used), ``Application/`` (vendor-form
+  applications), ``Strategy/`` (their ``authStrategyIds``, resolved inline), ``RegisteredApplication``
+  objects (the API-application registrations: the API id comes from the member or from the
+  ``API.<id>`` folder it sits in, the application ids from the member or the ``Application.<id>``
+  folder; each becomes an ``apiIDs`` entry of the application) and ``PassmanData/`` (the exported
+  secret store: when it is absent, masked ``********`` secrets were not exported, and the warning
+  says so). An archive with applications but no API loads its applications.
+* A routing ``endpointUri`` without ``${sys:resource_path}`` is called as written by the vendor (its
+  docs: the resource path enters the native URL only where that variable stands), so the API gets
+  ``append_resource: false`` and microgw does the same.
+* Skipping unsupported policies fails closed: when what would be dropped is an identification or
+  authentication policy (stage ``IAM``), or a rule whose loss widens an AND, the API is not loaded
+  (a warning names it): it never serves anonymously what the vendor protects.
 
 Export writes stable ids (:func:`api_id`, uuid5 of name and version, unless ``ids`` gives the
 vendor's), sorted members and fixed timestamps. What the vendor form cannot carry (``methods``,
@@ -75,6 +91,7 @@ EXTENSION_FORMAT = 1
 MANIFEST = "APIGatewayAssets.acdl"
 REPORT = "ExportReport.json"
 _KINDS = ("API", "Policy", "PolicyAction")
+_OTHER_KINDS = ("Alias", "Application", "RegisteredApplication", "Strategy", "PassmanData")  # several members may share an id
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$")
 _STAGE_ORDER = ("transport", "IAM", "routing")
 
@@ -157,6 +174,8 @@ def canonical_api(api: Mapping[str, Any]) -> dict[str, Any]:
         out["timeouts"] = {k: _seconds(timeouts[k]) for k in ("connect", "read") if k in timeouts}
     if api.get("tls_verify", True) is False:
         out["tls_verify"] = False
+    if api.get("append_resource", True) is False and "endpoint" in api:
+        out["append_resource"] = False
     policies = _canonical_policies(api.get("policies") or {})
     if policies:
         out["policies"] = policies
@@ -205,6 +224,8 @@ class ArchiveContent:
     apis: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
     ids: dict[tuple[str, str], str] = field(default_factory=dict)  # (name, version) -> the archive's id
+    applications: list[dict[str, Any]] = field(default_factory=list)  # vendor form, strategies inline
+    aliases: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {type, value | endPointURI, ...}
 
 
 def load_archive(
@@ -246,6 +267,37 @@ def _display(names: Any) -> str | None:
     return None
 
 
+def _folder_id(member: str, kind: str) -> str | None:
+    """The id of the nearest ``<kind>.<id>`` folder (or file) on a member's path."""
+    for part in reversed(member.replace("\\", "/").split("/")):
+        found, dot, ident = part.partition(".")
+        if found == kind and dot and ident:
+            return ident
+    return None
+
+
+def _first_text(record: dict, keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        if isinstance(record.get(key), str) and record[key]:
+            return record[key]
+    return None
+
+
+def _secret_values(app: dict):
+    """The secret texts of a vendor application: its access keys, API-key identifiers, strategy secrets."""
+    for credentials in (app.get("accessTokens") or {}).values():
+        if isinstance(credentials, dict):
+            yield credentials.get("apiAccessKey")
+    for identifier in app.get("identifiers") or ():
+        if isinstance(identifier, dict) and identifier.get("key") in ("apiKey", "token"):
+            yield from identifier.get("value") or ()
+            for named in identifier.get("namedValues") or ():
+                yield from (named.get("values") or ()) if isinstance(named, dict) else ()
+    for strategy in app.get("strategies") or ():
+        secret = strategy.get("secret") if isinstance(strategy, dict) else None
+        yield secret.get("secret") if isinstance(secret, dict) else secret
+
+
 def _order(enforcement: dict) -> int:
     try:
         return int(str(enforcement.get("order")))
@@ -262,6 +314,7 @@ class _Reader:
         self.problems: list[str] = []
         self.warnings: list[str] = []
         self.index: dict[str, dict[str, str]] = {kind: {} for kind in _KINDS}
+        self.others: dict[str, list[str]] = {kind: [] for kind in _OTHER_KINDS}
         self.special: dict[str, str] = {}
         self._parsed: dict[str, Any] = {}
         self.used_policies: set[str] = set()
@@ -271,6 +324,10 @@ class _Reader:
                 self.special.setdefault(base, member)
                 continue
             kind, dot, ident = base.partition(".")
+            top = member.replace("\\", "/").split("/", 1)[0]
+            if (kind in self.others and dot) or top == "PassmanData":
+                self.others[kind if kind in self.others and dot else "PassmanData"].append(member)
+                continue
             if dot and ident and kind in self.index:
                 if ident in self.index[kind]:
                     raise ArchiveError(archive.error(member, f"{kind}.{ident} is also at {self.index[kind][ident]!r}"))
@@ -302,6 +359,8 @@ class _Reader:
             ids[key] = str(document.get("id") or ident)
             apis.append(found)
         self._global_policies()
+        archive_aliases = self._aliases()
+        applications = self._applications()
         if aliases:
             apis = repoint(apis, aliases)
         for api in apis:
@@ -309,9 +368,102 @@ class _Reader:
             self.problems += [f"{label}: {format_path(p) or '(API)'}: {m}" for p, m in schema.validate(api, "api")]
         if self.problems:
             raise ArchiveError(self.problems)
-        if not apis:
-            self.warnings.append(self.zip.error("", "the archive holds no API"))
-        return ArchiveContent(apis, self.warnings, ids)
+        if not apis and not applications:
+            self.warnings.append(self.zip.error("", "the archive holds no API and no application"))
+        return ArchiveContent(apis, self.warnings, ids, applications, archive_aliases)
+
+    # --- the other assets --------------------------------------------------------------------
+
+    def _documents(self, kind: str, key: str) -> list[tuple[str, dict]]:
+        """(member, object) of each JSON member of ``kind``, unwrapped from ``{key: ...}`` or ``{key + "s": [...]}``."""
+        found = []
+        for member in sorted(self.others[kind]):
+            document = self.json(member)
+            if isinstance(document, dict) and isinstance(document.get(key + "s"), list) and "id" not in document:
+                items = document[key + "s"]
+            else:
+                items = [_unwrap(document, key)]
+            for item in items:
+                if isinstance(item, dict):
+                    found.append((member, item))
+                else:
+                    self.problems.append(self.zip.error(member, f"is not a {kind} object"))
+        return found
+
+    def _aliases(self) -> dict[str, dict[str, Any]]:
+        """Simple and endpoint aliases by name (``${name}`` in endpoints); other types are not used here."""
+        out: dict[str, dict[str, Any]] = {}
+        for member, alias in self._documents("Alias", "alias"):
+            name, kind = alias.get("name"), str(alias.get("type") or "")
+            if not isinstance(name, str) or not name:
+                continue
+            if kind == "simple" and isinstance(alias.get("value"), str):
+                out[name] = {"type": "simple", "value": alias["value"]}
+            elif kind == "endpoint" and isinstance(alias.get("endPointURI"), str) and alias["endPointURI"]:
+                item: dict[str, Any] = {"type": "endpoint", "endPointURI": alias["endPointURI"]}
+                for key in ("connectionTimeout", "readTimeout"):
+                    if isinstance(alias.get(key), int) and not isinstance(alias.get(key), bool) and alias[key] > 0:
+                        item[key] = alias[key]
+                out[name] = item
+        return out
+
+    def _applications(self) -> list[dict[str, Any]]:
+        """Vendor-form applications with their strategies inline and their registrations as apiIDs."""
+        from microgw.applications.parse import is_masked
+
+        strategies = {s["id"]: s for _, s in self._documents("Strategy", "strategy") if isinstance(s.get("id"), str)}
+        apps: dict[str, dict[str, Any]] = {}
+        for member, app in self._documents("Application", "application"):
+            ident = app.get("id") or app.get("applicationID") or _folder_id(member, "Application")
+            if not isinstance(ident, str) or not ident:
+                self.problems.append(self.zip.error(member, "an application without an id"))
+                continue
+            item = copy.deepcopy(app)
+            item.setdefault("id", ident)
+            ids = item.pop("authStrategyIds", None) or []
+            inline = [s for s in item.get("strategies") or [] if isinstance(s, dict)]
+            missing = [i for i in ids if isinstance(i, str) and i not in strategies and i not in {s.get("id") for s in inline}]
+            inline += [copy.deepcopy(strategies[i]) for i in ids if isinstance(i, str) and i in strategies]
+            if inline:
+                item["strategies"] = inline
+            if missing:
+                item["authStrategyIds"] = missing  # the loader warns about each
+            item.setdefault("identifiers", item.get("identifiers") or [])
+            apps.setdefault(ident, item)
+        self._registrations(apps)
+        masked = sum(1 for app in apps.values() for value in _secret_values(app) if is_masked(value))
+        if masked:
+            passman = "the archive has PassmanData, but not for these" if self.others["PassmanData"] else "the archive has no PassmanData"
+            self.warnings.append(
+                f"{masked} secret(s) of the archive's applications are masked (********): they were not exported ({passman}); "
+                "masked values are never credentials; give the real ones under vendor_secrets by application or strategy id"
+            )
+        return list(apps.values())
+
+    def _registrations(self, apps: dict[str, dict[str, Any]]) -> None:
+        """RegisteredApplication objects -> ``apiIDs`` of the applications they register."""
+        for member, record in self._documents("RegisteredApplication", "registeredApplication"):
+            api = _first_text(record, ("apiId", "apiID", "api_id")) or _folder_id(member, "API")
+            if isinstance(record.get("api"), dict):
+                api = record["api"].get("id") or api
+            names = []
+            for key in ("applicationIds", "applicationIDs", "applications"):
+                for entry in record.get(key) or ():
+                    names.append(entry.get("id") if isinstance(entry, dict) else entry)
+            single = _first_text(record, ("applicationId", "applicationID")) or (_folder_id(member, "Application") if not names else None)
+            if single:
+                names.append(single)
+            if not api or not names:
+                self.warnings.append(self.zip.error(member, "a registration that names no API or no application; ignored"))
+                continue
+            for name in dict.fromkeys(n for n in names if isinstance(n, str) and n):
+                app = apps.get(name)
+                if app is None:
+                    self.warnings.append(self.zip.error(member, f"registers application {name!r} for API {api!r}, but the application is not in the archive"))
+                    continue
+                registered = app.setdefault("apiIDs", [])
+                if api not in registered:
+                    registered.append(api)
 
     def _manifest(self) -> list[str] | None:
         """The asset names the manifest declares, in its order (APIs are answered in that order)."""
@@ -364,11 +516,19 @@ class _Reader:
             importer.add(action)
         scoped: list[dict[str, Any]] = []
         for scope in document.get("scopes") or ():
-            if isinstance(scope, dict) and scope.get("policies"):
-                scope_name = scope.get("name") or scope.get("scopeName") or "?"
-                actions = self._actions({"policies": scope["policies"]}, f"{label}: scope {scope_name!r}")
-                scoped += scopes_map.import_scope(importer, str(scope_name), scope, actions)
+            if not isinstance(scope, dict):
+                continue
+            scope_name = str(scope.get("name") or scope.get("scopeName") or "?")
+            # the vendor creates a policy per scope: one without actions is ignored
+            actions = self._actions({"policies": scope.get("policies") or []}, f"{label}: scope {scope_name!r}", scope=True)
+            if actions:
+                scoped += scopes_map.import_scope(importer, scope_name, scope, actions, definition=definition)
         importer.finish()
+        if importer.closed:
+            self.warnings += importer.closed
+            self.warnings.append(f"{label}: not loaded: skipping would leave it unprotected (it refuses no request the vendor refuses otherwise)")
+            self.warnings += importer.warnings
+            return None
         if scoped:
             importer.policies["scopes"] = scoped
         spec = importer.policies.get("validateAPISpec")
@@ -379,7 +539,9 @@ class _Reader:
         self.warnings += importer.warnings
         return None if importer.problems else canonical_api(api)
 
-    def _actions(self, document: dict, label: str) -> list[pm.Action]:
+    def _actions(self, document: dict, label: str, *, scope: bool = False) -> list[pm.Action]:
+        """The actions of the policies ``document`` lists, in stage and enforcement order. A scope's
+        policy missing from the archive is a warning (nothing of it could apply), an API's a problem."""
         policy_ids = document.get("policies") or []
         if not isinstance(policy_ids, list) or not all(isinstance(p, str) for p in policy_ids):
             self.problems.append(f"{label}: 'policies' must be a list of policy ids")
@@ -388,7 +550,7 @@ class _Reader:
         for policy_id in policy_ids:
             member = self.index["Policy"].get(policy_id)
             if member is None:
-                self.problems.append(f"{label}: policy {policy_id!r} is not in the archive")
+                (self.warnings if scope else self.problems).append(f"{label}: policy {policy_id!r} is not in the archive")
                 continue
             self.used_policies.add(policy_id)
             policy = _unwrap(self.json(member), "policy")
@@ -399,6 +561,7 @@ class _Reader:
             policy_name = _display(policy.get("names")) or policy_id
             for stage in stages:
                 enforcements = stage.get("enforcements") if isinstance(stage, dict) else None
+                stage_key = str(stage.get("stageKey") or "") if isinstance(stage, dict) else ""
                 for enforcement in sorted((e for e in enforcements or () if isinstance(e, dict)), key=_order):
                     action_id = str(enforcement.get("enforcementObjectId"))
                     action_member = self.index["PolicyAction"].get(action_id)
@@ -411,7 +574,7 @@ class _Reader:
                         continue
                     template = str(action.get("templateKey") or "")
                     name = _display(action.get("names")) or template or action_id
-                    actions.append(pm.Action(action_id, template, name, pm.params(action.get("parameters")), policy_name))
+                    actions.append(pm.Action(action_id, template, name, pm.params(action.get("parameters")), policy_name, stage_key))
         return actions
 
     def _assemble(self, document: dict, definition: dict, name: str, version: str, importer: pm.Importer) -> dict[str, Any]:
@@ -430,7 +593,7 @@ class _Reader:
             self._extend(api, extension, label)
         self._native(api, document, definition, label)
         if routed is not None and api.get("endpoint") == routed and "${sys:resource_path}" not in routed:
-            self.warnings.append(f"{label}: the routing endpointUri has no ${{sys:resource_path}}: the vendor calls it as it is, microgw appends the resource")
+            api["append_resource"] = False  # the vendor calls such an endpoint as written
         if "endpoint" in api and "mock" in api:
             importer.problems.append(f"{label}: has both a routing endpoint and a mock ({EXTENSION})")
         elif "endpoint" not in api and "mock" not in api:
@@ -593,7 +756,7 @@ def _extension(api: dict) -> dict[str, Any]:
     for key in ("methods", "tls_verify", "mock"):
         if key in api:
             extension[key] = copy.deepcopy(api[key])
-    if "endpoint" in api and pm.routed_endpoint(api["endpoint"]) != api["endpoint"]:
+    if "endpoint" in api and api.get("append_resource", True) and pm.routed_endpoint(api["endpoint"]) != api["endpoint"]:
         extension["endpoint"] = api["endpoint"]
     if "endpoint" not in api and "timeouts" in api:  # no routing action to carry them
         extension["timeouts"] = dict(api["timeouts"])

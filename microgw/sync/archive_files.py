@@ -12,7 +12,8 @@ log = logging.getLogger("microgw.sync")
 
 
 def load_archive_files(settings: Settings) -> list[tuple[str, dict]]:
-    """Each archive as an overlay document ``{"apis": [...]}``; a bad archive stops the start."""
+    """Each archive as an overlay document ``{"apis": [...], "applications": [...], "aliases": {...}}``
+    (its aliases only where the settings do not define one of that name); a bad archive stops the start."""
     if not settings.archive_files:
         return []
     from microgw.sync.archive import ArchiveError, load_archive
@@ -32,7 +33,14 @@ def load_archive_files(settings: Settings) -> list[tuple[str, dict]]:
         for warning in content.warnings:
             log.warning("archive %s: %s", path, warning)
         # endpoint_rewrites are applied by the loader, with the settings being loaded
-        overlays.append((f"archive {path}", {"apis": with_ids(content.apis, content.ids)}))
+        document: dict = {"apis": with_ids(content.apis, content.ids)}
+        if content.applications:
+            document["applications"] = content.applications
+        written = settings.raw.get("aliases") or {}
+        aliases = {name: alias for name, alias in content.aliases.items() if name not in written}  # the YAML's win
+        if aliases:
+            document["aliases"] = aliases
+        overlays.append((f"archive {path}", document))
     if problems:
         raise ConfigError(problems)
     return overlays

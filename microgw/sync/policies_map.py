@@ -74,6 +74,8 @@ IDENTIFY = "evaluatePolicy"
 OUTBOUND = "outboundTransportAuthentication"
 
 STAGES = {PROTOCOL: "transport", IDENTIFY: "IAM", ROUTING: "routing", OUTBOUND: "routing"}
+# Identification and authentication templates of the vendor (stage IAM), whatever stage they are filed under.
+GUARD_TEMPLATES = frozenset({IDENTIFY, "inboundAuthTransport", "authorizeUser", "inboundAuthMessage", "identifyAndAuthorize", "kerberos"})
 ACTION_NAMES = {
     PROTOCOL: "Enable HTTP / HTTPS",
     IDENTIFY: "Identify & Authorize Application",
@@ -130,9 +132,15 @@ class Action:
     name: str
     parameters: list[dict]
     policy: str
+    stage: str = ""  # the policy enforcement's stageKey
 
     def label(self) -> str:
         return f"policy {self.policy!r}, action {self.name!r} (template {self.template!r})"
+
+    @property
+    def guards(self) -> bool:
+        """Does it identify or authenticate callers? (Skipping it must not open the API.)"""
+        return self.stage == "IAM" or self.template in GUARD_TEMPLATES
 
 
 @dataclass
@@ -145,12 +153,19 @@ class Importer:
     warnings: list[str] = field(default_factory=list)
     fields: dict[str, Any] = field(default_factory=dict)  # endpoint, protocols, methods, timeouts
     policies: dict[str, Any] = field(default_factory=dict)
+    closed: list[str] = field(default_factory=list)  # why skipping cannot load the API (it would open it)
     _seen: set[str] = field(default_factory=set)
 
-    def unsupported(self, where: Action | str, detail: str) -> None:
-        """``where`` is an action or a description such as ``scope 'x'``; ``detail`` what is unsupported."""
+    def unsupported(self, where: Action | str, detail: str, *, guards: bool | None = None) -> None:
+        """``where`` is an action or a description such as ``scope 'x'``; ``detail`` what is unsupported.
+        ``guards``: whether dropping it would let callers through (default: the action identifies or
+        authenticates); skipping such a part fails closed instead (see :attr:`closed`)."""
         label = where.label() if isinstance(where, Action) else where
-        if self.skip_unsupported:
+        if guards is None:
+            guards = isinstance(where, Action) and where.guards
+        if self.skip_unsupported and guards:
+            self.closed.append(f"{self.api}: {label}: {detail} is not supported by microgw and cannot be skipped: it identifies or authenticates callers")
+        elif self.skip_unsupported:
             self.warnings.append(f"{self.api}: {label}: dropped {detail}, which microgw does not support")
         else:
             self.problems.append(f"{self.api}: {label}: {detail} is not supported by microgw (skip_unsupported drops it)")
@@ -266,15 +281,16 @@ def _identify(imp: Importer, action: Action) -> None:
         kind_text = first(rule, "identificationType") or ""
         lookup = (first(rule, "applicationLookup") or "strict").strip().lower()
         kind = types.get(kind_text.strip().lower())
+        # with OR, a dropped rule only lets fewer callers in; with AND it would let more in
         if kind is None:
-            imp.unsupported(action, f"identificationType {kind_text!r}")
+            imp.unsupported(action, f"identificationType {kind_text!r}", guards=connector == "AND")
         elif lookup not in LOOKUPS:
-            imp.unsupported(action, f"applicationLookup {lookup!r}")
+            imp.unsupported(action, f"applicationLookup {lookup!r}", guards=connector == "AND")
         else:
             rules.append((kind, lookup))
     if not rules:
-        if imp.skip_unsupported:
-            imp.warnings.append(f"{imp.api}: {action.label()}: no supported identification rule is left, so the API no longer identifies applications")
+        if imp.skip_unsupported and not imp.closed:
+            imp.closed.append(f"{imp.api}: {action.label()}: no supported identification rule is left; without them the API would not identify applications")
         return
     identify: dict[str, Any] = {"connector": connector, "allow_anonymous": anonymous}
     identify.update(rules_form(rules))

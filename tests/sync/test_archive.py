@@ -63,10 +63,11 @@ def test_fixed_routing_method_allows_only_that_method_with_a_warning():
     assert any("GET" in w and "client's method" in w for w in warnings)
 
 
-def test_endpoint_without_resource_placeholder_is_kept_with_a_warning():
-    api, warnings = load_one(routing("http://native:8080/one/fixed/url"))
+def test_endpoint_without_resource_placeholder_is_called_as_written():
+    # the vendor puts the resource only where ${sys:resource_path} stands; without it, the URL as is
+    api, _ = load_one(routing("http://native:8080/one/fixed/url"))
     assert api["endpoint"] == "http://native:8080/one/fixed/url"
-    assert any("${sys:resource_path}" in w for w in warnings)
+    assert api["append_resource"] is False
 
 
 def test_alias_in_endpoint_is_kept_for_the_loader():
@@ -210,10 +211,13 @@ def test_unsupported_identification_type():
     assert any("oAuth2Token" in w for w in warnings)
 
 
-def test_dropping_every_rule_says_the_api_no_longer_identifies():
-    api, warnings = load_one(routing(), identify(("openIdClaims", "strict")), skip_unsupported=True)
-    assert "policies" not in api
-    assert any("no longer identifies" in w for w in warnings)
+def test_dropping_every_rule_does_not_load_the_api():
+    # skipping must fail closed: without its only rule the API would serve anonymously
+    content = load_archive(vendor_archive((api_doc(), [routing(), identify(("openIdClaims", "strict"))])), skip_unsupported=True)
+    assert content.apis == []
+    assert any("openIdClaims" in w for w in content.warnings)
+    assert any("no supported identification rule is left" in w for w in content.warnings)
+    assert any("'Petstore'" in w and "not loaded" in w for w in content.warnings)
 
 
 def test_unsupported_outbound_auth_type():
@@ -242,6 +246,15 @@ def test_scope_level_policies_become_scopes_and_unsupported_ones_are_refused():
         {"name": "admin", "resources": ["/admin"], "policies": imported},
     ]
     assert any("scope 'limited'" in w and "throttle" in w for w in content.warnings)
+
+
+def test_scope_level_policies_are_refused_naming_the_template():
+    throttle = action("throttle", v("maxRequestCount", "5"), name="Traffic Optimization", stage="LMT")
+    data = vendor_archive((api_doc(), [routing()]), scopes={0: {"admin": [throttle], "plain": []}})
+    message = problems_of(data)
+    assert "scope 'admin'" in message and "template 'throttle'" in message and "plain" not in message
+    content = load_archive(data, skip_unsupported=True)
+    assert content.apis[0]["endpoint"] == ROUTING_URI and any("scope 'admin'" in w for w in content.warnings)
 
 
 def test_websocket_api_is_unsupported():
