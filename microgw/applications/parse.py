@@ -168,6 +168,7 @@ class _VendorReader:
     def __init__(self, index: int, item: Mapping[str, Any], known_strategies: Mapping[str, Mapping], secrets: Mapping[str, str]) -> None:
         self.at = [index]
         self.secrets = secrets
+        self._masked_told = False  # a masked key is reported once per application
         app_id, id_field = item.get("id"), "id"
         if not app_id:
             app_id, id_field = item.get("applicationID"), "applicationID"
@@ -273,7 +274,8 @@ class _VendorReader:
         real = self.secrets.get(self.draft.id)
         if isinstance(real, str) and real and not is_masked(real):
             self.draft.api_keys.append((path, real))
-        elif not any(p == path for p, _ in self.draft.warnings):
+        elif not self._masked_told:
+            self._masked_told = True
             self.draft.warnings.append((path, (
                 f"application {self.draft.name!r} (id {self.draft.id!r}): its API key was masked by the export (not exported) "
                 f"and is not a credential; set the real one as vendor_secrets.{self.draft.id} (or mcgw_vendor_secrets_{self.draft.id})"

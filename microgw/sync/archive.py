@@ -234,11 +234,12 @@ def load_archive(
     skip_unsupported: bool = False,
     aliases: Mapping[str, Any] | None = None,
     max_bytes: int = MAX_BYTES,
+    secrets: Mapping[str, str] | None = None,
 ) -> ArchiveContent:
     """Read an archive (bytes or a file path). Raises :class:`ArchiveError` with every problem found:
     unsafe or oversized zips, bad UTF-8/JSON/XML (naming the member), missing policies or actions,
     unsupported policies (naming API, policy, action and template) unless ``skip_unsupported``."""
-    reader = _Reader(SafeZip(source, max_bytes=max_bytes), skip_unsupported)
+    reader = _Reader(SafeZip(source, max_bytes=max_bytes), skip_unsupported, secrets or {})
     return reader.run(aliases)
 
 
@@ -308,9 +309,10 @@ def _order(enforcement: dict) -> int:
 class _Reader:
     """One archive being read; JSON members are parsed once (the size budget counts each read)."""
 
-    def __init__(self, archive: SafeZip, skip_unsupported: bool) -> None:
+    def __init__(self, archive: SafeZip, skip_unsupported: bool, secrets: Mapping[str, str] | None = None) -> None:
         self.zip = archive
         self.skip = skip_unsupported
+        self.secrets = secrets or {}
         self.problems: list[str] = []
         self.warnings: list[str] = []
         self.index: dict[str, dict[str, str]] = {kind: {} for kind in _KINDS}
@@ -428,7 +430,7 @@ class _Reader:
                 item["strategies"] = inline
             if missing:
                 item["authStrategyIds"] = missing  # the loader warns about each
-            item.setdefault("identifiers", item.get("identifiers") or [])
+            item["identifiers"] = item.get("identifiers") or []  # the vendor form is told by its fields
             apps.setdefault(ident, item)
         self._registrations(apps)
         masked = sum(1 for app in apps.values() for value in _secret_values(app) if is_masked(value))
@@ -479,7 +481,7 @@ class _Reader:
         report = self.json(member) if member else None
         for entry in report if isinstance(report, list) else ():
             asset = entry.get("assetObject") if isinstance(entry, dict) else None
-            if isinstance(asset, dict) and entry.get("assetType") in _KINDS and asset.get("status") not in (None, "Success"):
+            if isinstance(asset, dict) and entry.get("assetType") in (*_KINDS, *_OTHER_KINDS) and asset.get("status") not in (None, "Success"):
                 self.warnings.append(
                     f"{REPORT}: the export of {entry['assetType']} {asset.get('name')!r} says {asset.get('status')}: {asset.get('explanation', '')}"
                 )
@@ -506,7 +508,7 @@ class _Reader:
             return None
         version = version_text(version)
         label = f"API {name!r} version {version!r}"
-        importer = pm.Importer(label, self.skip)
+        importer = pm.Importer(label, self.skip, secrets=self.secrets)
         if str(document.get("type") or "REST").upper() == "WEBSOCKET":
             importer.unsupported("type WEBSOCKET", "the API")
             self.problems += importer.problems

@@ -23,7 +23,7 @@ def load_archive_files(settings: Settings) -> list[tuple[str, dict]]:
     problems = []
     for index, path in enumerate(settings.archive_files):
         try:
-            content = load_archive(path, skip_unsupported=skip)
+            content = load_archive(path, skip_unsupported=skip, secrets=settings.raw.get("vendor_secrets") or {})
         except ArchiveError as exc:
             problems.append(ConfigProblem(path, "", str(exc)))
             continue

@@ -62,7 +62,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from microgw.policies import vendor as vendor_actions
 from microgw.policies.registry import VENDOR_TEMPLATES
@@ -153,6 +153,7 @@ class Importer:
     warnings: list[str] = field(default_factory=list)
     fields: dict[str, Any] = field(default_factory=dict)  # endpoint, protocols, methods, timeouts
     policies: dict[str, Any] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict)  # vendor_secrets: item id -> the real value of a masked secret
     closed: list[str] = field(default_factory=list)  # why skipping cannot load the API (it would open it)
     _seen: set[str] = field(default_factory=set)
 
@@ -328,7 +329,14 @@ def _outbound(imp: Importer, action: Action) -> None:
             imp.invalid(action, "the HTTP_BASIC password is not base64 of UTF-8 text (the vendor stores it base64-encoded)")
             return
         if password and set(password) == {"*"}:
-            imp.warnings.append(f"{imp.api}: {action.label()}: the HTTP_BASIC password looks masked by the export; set the real one")
+            real = imp.secrets.get(action.id)
+            if isinstance(real, str) and real and set(real) != {"*"}:
+                password = real
+            else:
+                imp.warnings.append(
+                    f"{imp.api}: {action.label()}: the HTTP_BASIC password was masked by the export (not exported); "
+                    f"set the real one as vendor_secrets.{action.id}"
+                )
         imp.policies["outbound"] = {"auth": "HTTP_BASIC", "basic": {"user": user, "password": password}}
     elif auth_type == "REMOVE_INCOMING_HTTP_HEADERS":
         imp.policies["outbound"] = {"remove_headers": [AUTHORIZATION]}
@@ -383,7 +391,8 @@ def export_actions(api: dict) -> list[ActionSpec]:
             parameters.append(group("IdentificationRule", value("applicationLookup", lookup), value("identificationType", kind)))
         actions.append(ActionSpec(IDENTIFY, parameters))
     if "endpoint" in api:
-        parameters = [value("endpointUri", routed_endpoint(api["endpoint"])), value("method", "CUSTOM")]
+        uri = api["endpoint"] if api.get("append_resource", True) is False else routed_endpoint(api["endpoint"])
+        parameters = [value("endpointUri", uri), value("method", "CUSTOM")]
         timeouts = api.get("timeouts") or {}
         for ours, theirs in (("connect", "connectTimeout"), ("read", "readTimeout")):
             if ours in timeouts:

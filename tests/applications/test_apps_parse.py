@@ -242,3 +242,34 @@ def test_unvalidated_garbage_is_reported_not_raised():
 
 def test_hostnames_normalised():
     assert one({"id": "a", "hostnames": ["API.Example.org.", "api.example.org"]}).hostnames == frozenset({"api.example.org"})
+
+
+# --- the vendor's current identifier shape and masked exports (issue 10) -------------------------
+
+def test_named_values_identifiers_of_every_type():
+    app = one({
+        "id": "nv-app",
+        "identifiers": [
+            {"key": "jwtClaims", "name": "admins", "namedValues": [{"name": "sub", "values": ["Administrator"]}, {"name": "name", "values": ["srna"]}]},
+            {"key": "apiKey", "name": "keys", "namedValues": [{"name": "primary", "values": ["nv-key-1"]}, {"name": "backup", "values": ["nv-key-2"]}]},
+            {"key": "httpBasicAuth", "name": "users", "namedValues": [{"name": "u", "values": ["alice"]}]},
+            {"key": "ipAddressRange", "name": "nets", "namedValues": [{"name": "office", "values": ["10.1.0.0/16"]}]},
+            {"key": "hostNameAddress", "name": "hosts", "namedValues": [{"name": "h", "values": ["Client.Example.com"]}]},
+        ],
+    })
+    assert app.claim_sets == (ClaimSet.of({"sub": "Administrator", "name": "srna"}),)
+    assert app.api_keys == frozenset({"nv-key-1", "nv-key-2"})
+    assert app.basic_users == frozenset({"alice"})
+    assert app.ip_ranges == (parse_range("10.1.0.0/16"),)
+    assert app.hostnames == frozenset({"client.example.com"})
+
+
+def test_masked_keys_are_never_credentials_and_are_named_once():
+    item = {"id": "m-app", "name": "Masked", "identifiers": [{"key": "apiKey", "value": ["********"]}],
+            "accessTokens": {"apiAccessKey_credentials": {"apiAccessKey": "********"}}}
+    parsed = parse([item])
+    assert parsed.problems == [] and parsed.applications[0].api_keys == frozenset()
+    messages = [m for _, m in parsed.warnings]
+    assert len(messages) == 1 and all("'Masked'" in m and "vendor_secrets.m-app" in m for m in messages)
+    assert one(item, secrets={"m-app": "the-real-key"}).api_keys == frozenset({"the-real-key"})
+    assert one(item, secrets={"m-app": "********"}).api_keys == frozenset()  # a mask is no secret either

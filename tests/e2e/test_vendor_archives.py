@@ -72,3 +72,30 @@ async def test_check_reports_inactive_apis_and_what_skipping_refused(upstream, t
     assert "'Guarded'" in err and "not loaded" in err
     code, _, err = await run_microgw("check", "-c", str(config), "-a", str(archive))
     assert code == 2 and "customAuthPolicy" in err and "'Guarded'" in err
+
+
+async def test_vendor_custom_settings_start_and_report_what_has_no_effect_once(gateway, client, upstream):
+    settings = f"""\
+ports:
+  http: "0"
+applications_sync:
+  enabled: true
+  applications_to_sync: all
+es_destination:
+  url: http://elastic:9200
+faults:
+  default_error_message: custom
+aliases:
+  backend: !<simple>
+    value: {upstream.url}/echo
+apis:
+  - name: Pet Store
+    version: "1.0"
+    endpoint: ${{backend}}/${{sys:resource_path}}
+"""
+    gw = await gateway(settings)
+    async with client.get(f"{gw.http}/gateway/Pet%20Store/1.0/x") as resp:
+        assert resp.status == 200 and (await resp.json())["path_qs"] == "/echo/x"
+    assert gw.log.count("es_destination has no effect") == 1
+    assert gw.log.count("faults has no effect") == 1
+    assert gw.log.count("applications_sync.applications_to_sync has no effect") == 1

@@ -3,13 +3,14 @@ secrets, empty scopes, skipping that must fail closed, names with spaces (issue 
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import yaml
 
 from microgw.startup import Assembly
-from microgw.sync.archive import load_archive
-from support.vendor_archive import action, api_doc, identify, routing, v, vendor_archive
+from microgw.sync.archive import build_archive, load_archive
+from support.vendor_archive import action, api_doc, g, identify, outbound, routing, v, vendor_archive
 
 MASK = "********"
 
@@ -158,3 +159,20 @@ def test_inactive_apis_are_loaded_as_inactive(tmp_path):
     data = vendor_archive((api_doc("Old", "1.0", isActive=False), [routing("http://127.0.0.1:9/${sys:resource_path}")]))
     loaded = check(tmp_path, data)
     assert [(a.name, a.active) for a in loaded.settings.apis] == [("Old", False)]
+
+
+def test_a_masked_outbound_password_takes_the_real_one_by_action_id():
+    masked = base64.b64encode(b"********").decode()
+    basic = outbound(v("authType", "HTTP_BASIC"), v("authMode", "NEW"), g("httpAuthCredentials", v("userName", "svc"), v("password", masked)))
+    data = vendor_archive((api_doc(), [routing(), basic]))
+    content = load_archive(data)
+    assert any("vendor_secrets.action-0-1" in w for w in content.warnings)
+    content = load_archive(data, secrets={"action-0-1": "the-real-password"})
+    assert content.apis[0]["policies"]["outbound"]["basic"] == {"user": "svc", "password": "the-real-password"}
+    assert not any("the-real-password" in w for w in content.warnings)
+
+
+def test_an_endpoint_called_as_written_survives_export_and_import():
+    api = {"name": "Fixed One", "version": "1.0", "endpoint": "http://native:8080/one/fixed/url", "append_resource": False}
+    (back,) = load_archive(build_archive([api])).apis
+    assert back == api
