@@ -5,7 +5,7 @@ without ${sys:resource_path}, an inactive API, and a skip that would have opened
 from __future__ import annotations
 
 from support.gateway import run_microgw, write_config
-from support.vendor_archive import action, api_doc, identify, routing, v, vendor_archive
+from support.vendor_archive import action, api_doc, identify, routing, scoped_archive, vendor_archive
 
 
 def whole_archive(upstream_url: str) -> bytes:
@@ -99,3 +99,20 @@ apis:
     assert gw.log.count("es_destination has no effect") == 1
     assert gw.log.count("faults has no effect") == 1
     assert gw.log.count("applications_sync.applications_to_sync has no effect") == 1
+
+
+async def test_scope_policies_of_an_archive_guard_their_resources(gateway, client, upstream, tmp_path):
+    archive = tmp_path / "scoped.zip"
+    archive.write_bytes(scoped_archive(f"{upstream.url}/echo"))
+    gw = await gateway({"ports": {"http": 0}, "applications": [{"id": "ops", "api_keys": ["ops-key-1"]}]}, args=("-a", str(archive)))
+    base = f"{gw.http}/gateway/Petstore/1.0"
+    async with client.get(f"{base}/public") as resp:
+        assert resp.status == 200
+    async with client.get(f"{base}/pets") as resp:
+        assert resp.status == 200  # GET is not in the Writers scope
+    async with client.post(f"{base}/pets") as resp:
+        assert resp.status == 401  # POST /pets is
+    async with client.get(f"{base}/admin") as resp:
+        assert resp.status == 401
+    async with client.get(f"{base}/admin", headers={"x-Gateway-APIKey": "ops-key-1"}) as resp:
+        assert resp.status == 200

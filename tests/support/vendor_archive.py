@@ -156,3 +156,22 @@ def _policy_files(files: dict, assets: list, folder: str, policy_id: str, prefix
     }
     files[f"{folder}/Policy.{policy_id}"] = json.dumps(policy).encode()
     assets.append(f"Policy.{policy_id}")
+
+
+def scoped_doc() -> dict:
+    """Scopes as the vendor's API definition names them: on a path (every method) or on one operation."""
+    doc = api_doc(id="api-s")
+    doc["apiDefinition"]["paths"] = {
+        "/admin": {"scopes": ["Admin"], "get": {"scopes": []}},
+        "/pets": {"get": {"scopes": []}, "post": {"scopes": ["Writers"]}},
+        "/public": {"get": {"scopes": []}},
+    }
+    return doc
+
+
+def scoped_archive(upstream: str = "https://prod.example.com/petstore") -> bytes:
+    """An API with an Admin scope (path /admin), a Writers scope (POST /pets) and an Empty one."""
+    return vendor_archive(
+        (scoped_doc(), [routing(f"{upstream}/${{sys:resource_path}}")]),
+        scopes={0: {"Admin": [identify(("apiKey", "open"))], "Writers": [identify(("httpBasicAuth", "open"))], "Empty": []}},
+    )

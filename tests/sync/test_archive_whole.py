@@ -10,7 +10,7 @@ import yaml
 
 from microgw.startup import Assembly
 from microgw.sync.archive import build_archive, load_archive
-from support.vendor_archive import action, api_doc, g, identify, outbound, routing, v, vendor_archive
+from support.vendor_archive import action, api_doc, g, identify, outbound, routing, scoped_archive, v, vendor_archive
 
 MASK = "********"
 
@@ -176,3 +176,13 @@ def test_an_endpoint_called_as_written_survives_export_and_import():
     api = {"name": "Fixed One", "version": "1.0", "endpoint": "http://native:8080/one/fixed/url", "append_resource": False}
     (back,) = load_archive(build_archive([api])).apis
     assert back == api
+
+
+def test_scope_policies_map_to_the_scopes_policy():
+    (api,) = load_archive(scoped_archive()).apis
+    admin, writers = api["policies"]["scopes"]
+    assert (admin["name"], admin["resources"], "methods" in admin) == ("Admin", ["/admin"], False)
+    assert admin["policies"]["identify"]["rules"] == ["apiKey"]
+    assert (writers["name"], writers["resources"], writers["methods"]) == ("Writers", ["/pets"], ["POST"])
+    assert writers["policies"]["identify"]["rules"] == ["httpBasicAuth"]
+    assert "identify" not in api["policies"]  # the API itself stays open; only the scopes are guarded
