@@ -165,6 +165,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_problems(exc: ConfigError) -> None:
-    print(f"microgw: the configuration has {len(exc.problems)} problem(s):", file=sys.stderr)
-    for problem in exc.problems:
-        print(f"  {problem}", file=sys.stderr)
+    from microgw.startup import render
+
+    print(f"microgw: {render(exc)}", file=sys.stderr)

@@ -79,7 +79,7 @@ class Gateway:
             try:
                 loaded, runtime = await self._build(document)
             except ConfigError as exc:
-                log.error("refused the settings downloaded from the parent, keeping the current ones:\n%s", exc)
+                log.error("refused the settings downloaded from the parent, keeping the current ones: %s", startup.render(exc))
                 return exc
             await self._swap(loaded, runtime)
             self._downloaded = document
@@ -92,7 +92,10 @@ class Gateway:
         for warning in self.loaded.warnings:  # configuration warnings and what downloads replaced
             log.warning("%s", warning)
         settings = self.loaded.settings
-        https_context = startup.https_context(settings)
+        try:
+            https_context = startup.https_context(settings)
+        except ConfigError as exc:
+            raise startup.locate(exc, self.loaded) from None
         srv = settings.server
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=srv.upstream_connections, limit_per_host=0, enable_cleanup_closed=True),
@@ -165,7 +168,7 @@ class Gateway:
             try:
                 loaded, runtime = await self._build(self._downloaded, reread=True)
             except ConfigError as exc:
-                log.error("reload refused, keeping the current settings:\n%s", exc)
+                log.error("reload refused, keeping the current settings: %s", startup.render(exc))
                 return False
             await self._swap(loaded, runtime)
             return True
@@ -288,7 +291,7 @@ async def serve(gateway: Gateway) -> int:
     try:
         await gateway.start()
     except ConfigError as exc:
-        log.error("cannot start:\n%s", exc)
+        log.error("cannot start: %s", startup.render(exc))
         await gateway.stop()
         return 2
     except OSError as exc:

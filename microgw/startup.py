@@ -30,16 +30,57 @@ log = logging.getLogger("microgw")
 
 
 def https_context(settings: Settings) -> ssl.SSLContext | None:
-    """The HTTPS listener's TLS context (None without HTTPS); a key store that does not load is a
-    configuration problem, found by ``check`` as by ``start``."""
+    """The HTTPS listener's TLS context (None without HTTPS). Every configured store is loaded
+    first, HTTPS on or not, so a wrong password or a broken file stops ``check`` as it stops ``start``."""
     from microgw.keys.tls import TlsConfigError, server_context
 
+    check_stores(settings)
     if settings.server.https_port is None or settings.key_store is None:
         return None
     try:
         return server_context(settings.key_store)
     except TlsConfigError as exc:
         raise ConfigError([ConfigProblem("configuration", "key_store", str(exc))]) from None
+
+
+def check_stores(settings: Settings) -> None:
+    """Load every key and trust store the settings name; ConfigError with each one that fails."""
+    from microgw.keys.stores import StoreError, load_keystore, load_truststore
+
+    problems = []
+    stores = [("key_store", settings.key_store, load_keystore), ("trust_store", settings.trust_store, load_truststore)]
+    stores += [(f"keystores.{alias}", store, load_keystore) for alias, store in settings.keystores.items() if alias != "default"]
+    stores += [(f"truststores.{alias}", store, load_truststore) for alias, store in settings.truststores.items() if alias != "default"]
+    for path, store, load in stores:
+        if store is None or (store.type == "PEM" and load is load_keystore and store.key_location):
+            continue  # a PEM certificate with its key in another file: the TLS context loads both
+        try:
+            load(store.type, store.location, store.password)
+        except StoreError as exc:
+            problems.append(ConfigProblem("configuration", path, str(exc)))
+    if problems:
+        raise ConfigError(problems)
+
+
+def locate(exc: ConfigError, loaded: Loaded) -> ConfigError:
+    """Problems found after loading (key stores, runtime build) name the file and line that wrote
+    the setting, in the same form as the loader's own."""
+    from microgw.config.errors import parse_path
+    from microgw.config.sources import origin
+
+    problems = []
+    for problem in exc.problems:
+        if problem.source == "configuration" and loaded.sources:
+            name, line, path = origin(list(loaded.sources), parse_path(problem.path))
+            problem = ConfigProblem(name, path, problem.message, line)
+        problems.append(problem)
+    return ConfigError(problems)
+
+
+def render(exc: ConfigError) -> str:
+    """How ``check`` prints and ``start`` logs a refused configuration (one format for both)."""
+    lines = [f"the configuration has {len(exc.problems)} problem(s):"]
+    return "\n".join([*lines, *(f"  {problem}" for problem in exc.problems)])
 
 
 class Prepared(NamedTuple):
@@ -88,8 +129,11 @@ class Assembly:
         self._read_archives(loaded.settings)
         if self.archives:
             loaded = self.load(files=loaded.files)
-        build_runtime(loaded.settings)
-        https_context(loaded.settings)
+        try:
+            https_context(loaded.settings)
+            build_runtime(loaded.settings)
+        except ConfigError as exc:
+            raise locate(exc, loaded) from None
         return loaded
 
     async def build(self, downloaded: dict | None, *, current: Loaded, previous: Runtime | None, reread: bool = False) -> tuple[Loaded, Runtime]:
@@ -102,7 +146,10 @@ class Assembly:
             loaded = current  # as the command line loaded it
         else:
             loaded = await asyncio.to_thread(self.load, downloaded, files=None if reread else current.files)
-        runtime = await asyncio.to_thread(build_runtime, loaded.settings, previous)
+        try:
+            runtime = await asyncio.to_thread(build_runtime, loaded.settings, previous)
+        except ConfigError as exc:
+            raise locate(exc, loaded) from None
         return loaded, runtime
 
     async def prepare(self, loaded: Loaded, target: DownloadTarget) -> Prepared:

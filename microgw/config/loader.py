@@ -110,8 +110,29 @@ def load_settings(
     if builder.problems:
         raise ConfigError(builder.problems)
     warnings += builder.warnings
+    warnings += _unused_env_aliases(sources, merged)
     warnings += [f"user {u.name!r} has a plain-text password: for trying only, use `microgw hash-password`" for u in settings.users if not is_hashed(u.password)]
     return Loaded(settings, tuple(warnings), tuple(sources))
+
+
+def _unused_env_aliases(sources: list[Source], merged: dict) -> list[str]:
+    """An alias set by a ``mcgw_aliases_<name>_value`` variable that no file defines and no endpoint
+    uses is almost always a typo of the name (the variable names no setting the gateway reads)."""
+    import difflib
+
+    defined = {name for s in sources if not s.env_names for name in (s.document.get("aliases") or {})}
+    used = {m for api in merged.get("apis") or [] if isinstance(api, dict) for m in _ALIAS.findall(str(api.get("endpoint", "")))}
+    found = []
+    for source in sources:
+        for path, variable in source.env_names.items():
+            if len(path) < 2 or path[0] != "aliases" or path[1] in defined or path[1] in used:
+                continue
+            known = sorted(defined | used)
+            lowered = {k.lower(): k for k in known}
+            match = difflib.get_close_matches(path[1].lower(), list(lowered), n=1, cutoff=0.6)
+            hint = f"; did you mean {lowered[match[0]]!r} ({variable[: len('mcgw_aliases_')]}{lowered[match[0]]}_{'_'.join(path[2:])})?" if match else f" (aliases: {', '.join(known) or 'none'})"
+            found.append(f"environment variable {variable} sets alias {path[1]!r}, which no file defines and no API uses{hint}")
+    return found
 
 
 def _rewrites(sources: list[Source]) -> dict[str, str]:

@@ -7,7 +7,9 @@ the file that wrote it, so configs can be moved together with their keys.
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
@@ -49,17 +51,96 @@ def _validator(kind: str) -> Draft202012Validator:
 
 
 
-def _describe(error: ValidationError) -> tuple[list, str]:
-    """A path and a message; schemas may word a failed choice with ``x-message``; secrets stay hidden."""
+_TYPE_NAMES = {
+    "integer": "a whole number", "number": "a number", "string": "a text", "boolean": "true or false",
+    "array": "a list", "object": "a mapping", "null": "null",
+}
+
+
+def _kind(value: Any) -> str:
+    """The YAML reader's word for what was written (for 'expected X, got Y')."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "the text"
+    return "a list" if isinstance(value, list) else "a mapping"
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return _kind(value)
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    return _kind(value) if value is None or isinstance(value, bool) else repr(value)
+
+
+def _expected_types(types: Any) -> str:
+    names = [types] if isinstance(types, str) else list(types)
+    return " or ".join(_TYPE_NAMES.get(name, name) for name in names)
+
+
+def _branch_fits(errors: list[ValidationError]) -> bool:
+    """A oneOf/anyOf branch fits when the value has the branch's type (its errors are about more)."""
+    return not any(e.validator == "type" and not e.relative_path for e in errors)
+
+
+def _suggest(word: str, known: list[str]) -> str:
+    lowered = {k.lower(): k for k in known}
+    match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    return f"; did you mean {lowered[match[0]]!r}?" if match else ""
+
+
+def _unknown_keys(error: ValidationError) -> list[tuple[list, str]]:
+    """One problem per unknown key, at the key's own path (its own line), with a likely intended name."""
+    sub = error.schema if isinstance(error.schema, dict) else {}
+    known = list(sub.get("properties", {}))
+    patterns = [re.compile(p) for p in sub.get("patternProperties", {})]
+    path = list(error.absolute_path)
+    found = []
+    for key in error.instance if isinstance(error.instance, dict) else ():
+        if key in known or any(p.search(str(key)) for p in patterns):
+            continue
+        hint = _suggest(str(key), known)
+        if not hint and 0 < len(known) <= 12:
+            hint = f" (known keys: {', '.join(sorted(known))})"
+        found.append(([*path, key], f"unknown key {key!r}{hint}"))
+    return found or [(path, error.message)]
+
+
+def _describe(error: ValidationError) -> list[tuple[list, str]]:
+    """Paths and plain messages: choices resolved to the branch the value was meant for, types and
+    patterns said in words (never a raw regex), unknown keys at their own line; secrets stay hidden."""
     if error.validator in ("oneOf", "anyOf"):
         if isinstance(error.schema, dict) and "x-message" in error.schema:
-            return list(error.absolute_path), error.schema["x-message"]
+            return [(list(error.absolute_path), error.schema["x-message"])]
+        branches: dict[int, list[ValidationError]] = {}
+        for sub in error.context or ():
+            branches.setdefault(sub.schema_path[0] if sub.schema_path else -1, []).append(sub)
+        fitting = [errors for errors in branches.values() if _branch_fits(errors)]
+        if len(fitting) == 1:
+            return _describe(best_match(fitting[0]))
+        if not fitting:
+            alternatives = error.validator_value if isinstance(error.validator_value, list) else []
+            types = [t for alt in alternatives if isinstance(alt, dict) for t in ([alt["type"]] if isinstance(alt.get("type"), str) else alt.get("type", []))]
+            if types:
+                return [(list(error.absolute_path), f"expected {_expected_types(list(dict.fromkeys(types)))}, got {_shown(error.instance)}")]
         if error.context:
             return _describe(best_match(error.context))
     path = list(error.absolute_path)
+    if error.validator == "additionalProperties":
+        return _unknown_keys(error)
     if path and isinstance(path[-1], str) and path[-1].lower() in _SECRET_NAMES:
-        return path, f"invalid value (not shown, it is a secret): expected {error.validator} {error.validator_value!r}"
-    return path, error.message
+        return [(path, f"invalid value (not shown, it is a secret): expected {error.validator} {error.validator_value!r}")]
+    if error.validator == "type":
+        return [(path, f"expected {_expected_types(error.validator_value)}, got {_shown(error.instance)}")]
+    if error.validator == "pattern":
+        expected = error.schema.get("x-expected", "the documented form") if isinstance(error.schema, dict) else "the documented form"
+        return [(path, f"{error.instance!r} is not {expected}" if "x-expected" in error.schema else f"{error.instance!r} does not have {expected}")]
+    return [(path, error.message)]
 
 
 # What a file may leave to the other files: a mapping it only partly overrides misses required keys,
@@ -79,7 +160,7 @@ def validate(document: Any, kind: str = "config", *, partial: bool = False) -> l
     ``partial``: ``document`` is one of several files merged later; errors that only the merged
     settings can decide (``required``, ``oneOf``, ``anyOf``) are left to their validation.
     """
-    found = [_describe(error) for error in _errors(_validator(kind), document, partial)]
+    found = [item for error in _errors(_validator(kind), document, partial) for item in _describe(error)]
     found.sort(key=lambda item: [str(p) for p in item[0]])
     return found
 

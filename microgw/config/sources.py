@@ -82,6 +82,9 @@ def file_sources(paths: list[Path]) -> tuple[list[Source], list[ConfigProblem]]:
         except ConfigError as exc:
             problems.extend(exc.problems)
             continue
+        if not docs:  # an empty file (or only comments) is a wrong path or a truncated copy, never intended
+            problems.append(ConfigProblem(str(path), "", "the file holds no settings (it is empty or only comments)"))
+            continue
         for index, doc in enumerate(docs):
             name = str(path) if len(docs) == 1 else f"{path} (document {index + 1})"
             if not isinstance(doc, dict):

@@ -1,0 +1,61 @@
+"""What a user reads when the configuration is wrong: plain words, the line of the mistake, in order."""
+
+from __future__ import annotations
+
+import pytest
+
+from microgw.config.errors import ConfigError
+from support.configs import load_settings, problems, write
+
+
+def refused(tmp_path, text: str, **kwargs) -> tuple[str, list[str]]:
+    path = write(tmp_path, "c.yml", text)
+    with pytest.raises(ConfigError) as exc:
+        load_settings([path], environ=kwargs.pop("environ", {}), **kwargs)
+    return str(path), problems(exc)
+
+
+def test_values_of_the_wrong_kind_are_said_in_words_without_regexes(tmp_path):
+    path, found = refused(tmp_path, "ports:\n  http: 99999\nserver:\n  max_body_size: 10x\n  host: [a]\nlogging:\n  level: loud\n")
+    assert found == [
+        f"{path}:2 at ports.http: 99999 is greater than the maximum of 65535",
+        f"{path}:4 at server.max_body_size: '10x' is not a size: bytes, or a number with k, m or g (512k, 10m, 1g)",
+        f"{path}:5 at server.host: expected a text, got a list",
+        f"{path}:7 at logging.level: 'loud' is not one of debug, info, warning, error, critical",
+    ]
+    assert not any("^" in p or "(?i" in p or "'null'" in p for p in found)
+
+
+def test_unknown_keys_are_reported_at_their_own_line_with_the_likely_name(tmp_path):
+    path, found = refused(
+        tmp_path,
+        "ports:\n  http: 1\napis:\n  - name: a\n    version: '1'\n    mock: {}\n    polcies: {}\nloging: {level: info}\nserver:\n  bogus: 1\n",
+    )
+    assert found == [
+        f"{path}:7 at apis[0].polcies: unknown key 'polcies'; did you mean 'policies'?",
+        f"{path}:8 at loging: unknown key 'loging'; did you mean 'logging'?",
+        f"{path}:10 at server.bogus: unknown key 'bogus' (known keys: host, idle_timeout, max_body_size, "
+        "max_header_size, max_headers, public_urls, shutdown_grace, upstream_connections)",
+    ]
+
+
+def test_problems_come_in_line_order_across_checks(tmp_path):
+    # sorted by path these would read apis, ports, server: the reader wants the file's order
+    path, found = refused(tmp_path, "server: {host: [a]}\napis:\n  - {name: a, version: '1', mock: {}, x: 1}\nports: {http: x}\n")
+    assert [p.split(" at ")[0] for p in found] == [f"{path}:1", f"{path}:3", f"{path}:4"], found
+
+
+def test_an_empty_file_is_an_error(tmp_path):
+    path, found = refused(tmp_path, "# only a comment\n")
+    assert found == [f"{path}: the file holds no settings (it is empty or only comments)"]
+
+
+def test_a_typo_in_an_alias_variable_is_reported(tmp_path):
+    path = write(tmp_path, "c.yml", "aliases:\n  petstore: {type: simple, value: 'http://127.0.0.1:1'}\napis:\n  - {name: p, version: '1', endpoint: '${petstore}/x'}\n")
+    loaded = load_settings([path], environ={"mcgw_aliases_petstor_value": "http://10.0.0.5"})
+    assert (
+        "environment variable mcgw_aliases_petstor_value sets alias 'petstor', which no file defines and no API uses; "
+        "did you mean 'petstore' (mcgw_aliases_petstore_value)?"
+    ) in loaded.warnings
+    clean = load_settings([path], environ={"mcgw_aliases_petstore_value": "http://10.0.0.5"})
+    assert not [w for w in clean.warnings if "alias" in w]
