@@ -99,23 +99,29 @@ def build_parser() -> argparse.ArgumentParser:
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     listing = key_commands.add_parser("list", help="show every key: kid, alg, created, status")
     _config_args(listing)
-    adding = key_commands.add_parser("add", help="generate a key; it signs from the next start or reload (SIGHUP)")
+    adding = key_commands.add_parser("add", help="generate a key; running gateways using this state_dir sign with it within seconds")
     _config_args(adding)
     adding.add_argument("--alg", help="JWA algorithm (default: the issuer's, else RS256)")
     retiring = key_commands.add_parser("retire", help="take a key out of the JWKS; its tokens stop validating")
     retiring.add_argument("kid")
     _config_args(retiring)
 
-    token = commands.add_parser("token", help="print a JWT signed with a PEM private key (for trying and testing)")
-    token.add_argument("--key", required=True, metavar="FILE.pem", help="PEM file holding one private key")
-    token.add_argument("--alg", help="JWA algorithm (default: RS256 for RSA, ES* by curve, EdDSA)")
-    token.add_argument("--kid", help="key id header (default: the key's RFC 7638 thumbprint)")
+    token = commands.add_parser("token", help="print a JWT signed with a PEM private key or a shared secret (for trying and testing)")
+    signer = token.add_mutually_exclusive_group(required=True)
+    signer.add_argument("--key", metavar="FILE.pem", help="PEM file holding one private key")
+    signer.add_argument("--secret-file", metavar="FILE", help="file holding an HMAC secret in base64, as a JWT_HSA strategy's `secret` ('-': stdin); for HS256/384/512")
+    token.add_argument("--alg", help="JWA algorithm (default: RS256 for RSA, ES* by curve, EdDSA; HS256 with --secret-file)")
+    token.add_argument("--kid", help="key id header (default: the key's RFC 7638 thumbprint; none with --secret-file)")
     token.add_argument("--claims", metavar="JSON", help="a JSON object of claims")
     token.add_argument("--claim", action="append", default=[], metavar="NAME=VALUE",
                        help="one claim; VALUE is read as JSON when it parses, else as text; repeatable")
     token.add_argument("--expires-in", type=int, default=300, metavar="SECONDS", help="exp = now + SECONDS (0: no exp)")
     token.add_argument("--issuer", help="the iss claim")
-    for sub in (hashing, listing, adding, retiring, token, download, reload):
+    health = commands.add_parser("health", help="probe a running gateway on the port its configuration names (for container HEALTHCHECKs)")
+    _config_args(health)
+    health.add_argument("--ready", action="store_true", help="probe readiness (/rest/microgateway/ready) instead of liveness")
+    health.add_argument("--timeout", type=float, default=3.0, metavar="SECONDS", help="give up after this long (default 3)")
+    for sub in (hashing, listing, adding, retiring, token, download, reload, health):
         sub.set_defaults(port=None, https_port=None, host=None, log_level=None)
     return parser
 

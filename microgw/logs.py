@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import datetime, timezone
+
+import orjson
 
 from aiohttp.abc import AbstractAccessLogger
 
+TRACE_KEY = "microgw.trace"  # tracing.KEY; logs sit below tracing (tracing imports metrics only)
 
-def configure(level: str) -> None:
+
+def configure(level: str, *, access_json: bool = False) -> None:
+    """Log records go to stderr as text; with ``access_json`` the access log's records are bare JSON
+    lines (no time/level prefix), so a collector reads each line as one object."""
+    access = logging.getLogger("microgw.access")
+    if access_json and not any(getattr(h, "_microgw", False) for h in access.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._microgw = True  # type: ignore[attr-defined]
+        access.addHandler(handler)
+        access.propagate = False
     root = logging.getLogger()
     if not any(getattr(h, "_microgw", False) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
@@ -43,14 +57,17 @@ class RedactBadRequests(logging.Filter):
 
 
 class AccessLogger(AbstractAccessLogger):
-    """One line a request: client, method, path without query, status, bytes, time, API, application."""
+    """One line a request: client, method, path without query, status, bytes, time, API, application,
+    request id, and the part of the time spent waiting for the native service."""
 
     def log(self, request, response, time: float) -> None:
         ctx = request.get("microgw")
         api = f"{ctx.route.api.name}/{ctx.route.api.version}" if ctx is not None else "-"
         app = getattr(getattr(ctx, "application", None), "id", None) or "-"
+        trace = request.get(TRACE_KEY)
+        upstream = trace.upstream_seconds if trace is not None else None
         self.logger.info(
-            '%s "%s %s" %s %s %.1fms api=%s app=%s',
+            '%s "%s %s" %s %s %.1fms api=%s app=%s id=%s upstream=%s',
             request.remote,
             request.method,
             request.rel_url.raw_path,  # percent-encoded as sent: a %0a cannot forge a log line
@@ -59,9 +76,35 @@ class AccessLogger(AbstractAccessLogger):
             time * 1000,
             api,
             app,
+            trace.request_id if trace is not None else "-",
+            f"{upstream * 1000:.1f}ms" if upstream is not None else "-",
         )
 
     @property
     def enabled(self) -> bool:
         """aiohttp asks this before building a log line (it overrides AbstractAccessLogger.enabled)."""
         return self.logger.isEnabledFor(logging.INFO)
+
+
+class JsonAccessLogger(AccessLogger):
+    """The same fields as one JSON object a line (``logging.access_log_format: json``)."""
+
+    def log(self, request, response, time: float) -> None:
+        ctx = request.get("microgw")
+        trace = request.get(TRACE_KEY)
+        upstream = trace.upstream_seconds if trace is not None else None
+        record = {
+            "ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "client": request.remote,
+            "method": request.method,
+            "path": request.rel_url.raw_path,  # no query string: tokens may travel in it
+            "status": response.status,
+            "bytes": response.body_length,
+            "duration_ms": round(time * 1000, 3),
+            "upstream_ms": round(upstream * 1000, 3) if upstream is not None else None,
+            "api": f"{ctx.route.api.name}/{ctx.route.api.version}" if ctx is not None else None,
+            "app": getattr(getattr(ctx, "application", None), "id", None),
+            "request_id": trace.request_id if trace is not None else None,
+            "trace_id": trace.trace_id if trace is not None else None,
+        }
+        self.logger.info("%s", orjson.dumps(record).decode())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from typing import Protocol
 
@@ -24,12 +25,50 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
 
 
+# Seconds; the gateway's own share is usually well under a millisecond, native services vary widely.
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Histogram:
+    """A Prometheus histogram of one series: cumulative buckets are computed when rendered."""
+
+    __slots__ = ("counts", "sum", "count")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(BUCKETS) + 1)
+        self.sum = 0.0
+        self.count = 0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(BUCKETS, value)] += 1
+        self.sum += value
+        self.count += 1
+
+    def render(self, name: str, labels: str) -> list[str]:
+        lines, running = [], 0
+        for bound, count in zip((*BUCKETS, "+Inf"), self.counts):
+            running += count
+            lines.append(f'{name}_bucket{{{labels},le="{bound}"}} {running}')
+        lines += [f"{name}_sum{{{labels}}} {self.sum:.6f}", f"{name}_count{{{labels}}} {self.count}"]
+        return lines
+
+
 class Metrics:
-    __slots__ = ("requests", "errors")
+    __slots__ = ("requests", "errors", "gateway_seconds", "upstream_seconds")
 
     def __init__(self) -> None:
         self.requests: Counter[tuple[str, str, int]] = Counter()  # (api, version, status)
         self.errors: Counter[str] = Counter()  # gateway error code
+        self.gateway_seconds: dict[tuple[str, str], Histogram] = {}  # the request minus the native service's part
+        self.upstream_seconds: dict[tuple[str, str], Histogram] = {}  # waiting for the native service's answer
+
+    def latency(self, api: str, version: str, total: float, upstream: float | None) -> None:
+        """One /gateway request: ``total`` seconds, of which ``upstream`` waiting for the native service."""
+        key = (api, version)
+        gateway = self.gateway_seconds.get(key) or self.gateway_seconds.setdefault(key, Histogram())
+        gateway.observe(total - upstream if upstream is not None else total)
+        if upstream is not None:
+            (self.upstream_seconds.get(key) or self.upstream_seconds.setdefault(key, Histogram())).observe(upstream)
 
     def observe(self, api: str, version: str, status: int) -> None:
         self.requests[(api, version, status)] += 1
@@ -53,6 +92,13 @@ class Metrics:
         ]
         for code, count in sorted(self.errors.items()):
             lines.append(f'microgw_refusals_total{{code="{_label(code)}"}} {count}')
+        for name, series, what in (
+            ("microgw_gateway_seconds", self.gateway_seconds, "Time a /gateway request spent in the gateway (the whole request minus waiting for the native service)."),
+            ("microgw_upstream_seconds", self.upstream_seconds, "Time from sending a request to the native service until its answer's headers arrived."),
+        ):
+            lines += [f"# HELP {name} {what}", f"# TYPE {name} histogram"]
+            for (api, version), histogram in sorted(series.items()):
+                lines += histogram.render(name, f'api="{_label(api)}",version="{_label(version)}"')
         ready, details = runtime.readiness()
         lines += ["# HELP microgw_ready 1 when every background part has what it needs.", "# TYPE microgw_ready gauge", f"microgw_ready {int(ready)}"]
         for part in runtime.services.background:

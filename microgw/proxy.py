@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
+from microgw import tracing
 from microgw.errors import GatewayError
 from microgw.context import RequestContext
 
@@ -35,6 +38,13 @@ SMALL_BODY = 64 * 1024  # answers up to this size go out in one write, headers a
 
 
 _NO_AUTO_HEADERS = frozenset({"Content-Type", "User-Agent", "Accept", "Accept-Encoding"})  # send the client's only
+
+
+def _origin(url: str) -> str:
+    """scheme://host:port of a native URL, for logs: no path, query or user info (they may carry secrets)."""
+    parsed = urlsplit(url)
+    host = parsed.hostname or "?"
+    return f"{parsed.scheme}://{'[' + host + ']' if ':' in host else host}:{parsed.port or (443 if parsed.scheme == 'https' else 80)}"
 
 
 class BodyTooLarge(Exception):
@@ -131,12 +141,17 @@ class Forwarder:
         check_declared_length(request, self.max_body_size)
         url = (ctx.upstream or route.upstream).url(ctx.resource, ctx.query)
         headers = upstream_headers(ctx)
+        trace = tracing.of(request)
+        if trace is not None:  # correlation: the same request id, and the gateway's span as the parent
+            headers[trace.header] = trace.request_id
+            headers["traceparent"] = trace.traceparent
         data = None
         if ctx.body is not None:  # read (and perhaps changed) by a policy: sent whole, its own length
             data = ctx.body
             headers.popall("Content-Length", None)
         elif request.body_exists:
             data = _stream_body(request.content, self.max_body_size)
+        sent = time.perf_counter()
         try:
             upstream = await self.session.request(
                 ctx.method or request.method,
@@ -156,8 +171,14 @@ class Forwarder:
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             if isinstance(exc.__cause__, BodyTooLarge) or isinstance(exc.__context__, BodyTooLarge):
                 raise GatewayError(413, "body_too_large", f"The request body is larger than {self.max_body_size} bytes") from None
-            log.warning("native service of %s/%s failed: %s", api.name, api.version, exc.__class__.__name__)
+            log.warning(
+                "native service of %s/%s at %s failed: %s (request id %s)",
+                api.name, api.version, _origin(url), exc.__class__.__name__, trace.request_id if trace else "-",
+            )
             raise GatewayError(502, "upstream_unavailable", "The native service could not be reached") from None
+        finally:
+            if trace is not None:
+                trace.upstream_seconds = time.perf_counter() - sent
         try:
             if ctx.buffer_answer:
                 return await self._relay_whole(upstream)

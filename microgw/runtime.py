@@ -19,7 +19,7 @@ from microgw.config.errors import ConfigError, ConfigProblem
 from microgw.config.model import ApiConfig, Settings
 from microgw.applications.index import ApplicationIndex
 from microgw.config.security import LOCAL_SERVER_ID
-from microgw.keys.providers import KeyFolderWatcher, KeyProblem, key_sources, signing_keyring
+from microgw.keys.providers import FallbackKeySource, KeyFolderWatcher, KeyProblem, key_sources, signing_keyring
 from microgw.keys.static import StaticKeySource
 from microgw.keys.tls import TlsConfigError, client_context
 from microgw.policies import app_signed, pipeline
@@ -54,9 +54,29 @@ class Runtime:
                 await part.close()
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
-        """Ready when every background part (e.g. a remote JWKS) has what it needs at least once."""
-        details = {getattr(p, "description", repr(p)): bool(getattr(p, "ready", True)) for p in self.services.background}
-        return all(details.values()), details
+        """Ready when every background part (e.g. a remote JWKS) has what it needs at least once.
+
+        A JWKS that was never fetched but has keys saved with the parent's download does not hold
+        readiness back: tokens validate with the saved keys (see :meth:`degraded`). A probe that
+        took such a pod out of service would remove the one that still works while the parent is down.
+        """
+        covered = {id(part) for part in self.services.saved_keys_for}
+        details: dict[str, Any] = {}
+        ready = True
+        for part in self.services.background:
+            has = bool(getattr(part, "ready", True))
+            details[getattr(part, "description", repr(part))] = has
+            ready = ready and (has or id(part) in covered)
+        return ready, details
+
+    def degraded(self) -> list[str]:
+        """What works only on saved keys right now (ready, but worth a look)."""
+        covered = {id(part) for part in self.services.saved_keys_for}
+        return [
+            f"{getattr(part, 'description', repr(part))}: not fetched yet, validating with the keys saved with the download"
+            for part in self.services.background
+            if id(part) in covered and not getattr(part, "ready", True)
+        ]
 
 
 def build_runtime(settings: Settings, previous: Runtime | None = None) -> Runtime:
@@ -120,10 +140,12 @@ def _security_services(settings: Settings, client_ssl: ssl.SSLContext, previous:
     background: list = list(remotes)
     if keyring is not None and settings.issuer.key_alias is None:  # managed keys: follow rotations
         background.append(KeyFolderWatcher(keyring, Path(settings.state_dir) / "keys"))
+    saved = tuple(s.remote for b in built for s in b.sources if isinstance(s, FallbackKeySource))
     return Services(
         settings=settings,
         client_ssl=client_ssl,
         background=tuple(background),
+        saved_keys_for=saved,
         validator=validator,
         keyring=keyring,
         issuer=issuer,

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
-from microgw import mock, startup
+from microgw import banner, mock, startup, tracing
 from microgw.config.errors import ConfigError
 from microgw.config.loader import Loaded
 from microgw.endpoints import admin, builtin_routes
 from microgw.errors import Answered, GatewayError, not_found
-from microgw.logs import AccessLogger, configure
+from microgw.logs import AccessLogger, JsonAccessLogger, configure
 from microgw.metrics import Metrics
 from microgw.context import RequestContext
 from microgw.proxy import Forwarder
@@ -106,8 +106,9 @@ class Gateway:
         self.forwarder = Forwarder(self._session, srv.max_body_size)
         await runtime.start()
         self._runtime = runtime
-        app = web.Application(client_max_size=1 << 20)
+        app = web.Application(client_max_size=1 << 20, middlewares=[tracing.middleware(self.metrics, lambda: self.runtime.settings.request_id_header)])
         app.on_response_prepare.append(_server_header)
+        app.on_response_prepare.append(tracing.response_headers)
         app.add_routes(builtin_routes(self))  # before /gateway/: /gateway/security/getJsonWebToken is ours
         app.router.add_route(ALL_METHODS, GATEWAY_PREFIX + "{tail:[\\s\\S]*}", self.handle_gateway, expect_handler=_defer_continue)
         app.router.add_route(ALL_METHODS, "/{tail:[\\s\\S]*}", self.handle_unknown)
@@ -115,7 +116,7 @@ class Gateway:
             app,
             handle_signals=False,
             shutdown_timeout=srv.shutdown_grace,
-            access_log_class=AccessLogger,
+            access_log_class=JsonAccessLogger if settings.access_log_format == "json" else AccessLogger,
             access_log=logging.getLogger("microgw.access") if settings.access_log else None,
             keepalive_timeout=srv.idle_timeout,
             max_line_size=srv.max_header_size,
@@ -298,7 +299,12 @@ async def serve(gateway: Gateway) -> int:
         log.error("cannot listen: %s", exc)
         await gateway.stop()
         return 1
-    log.info("microgw started with %d APIs", len(gateway.runtime.routes))
+    parent = gateway.runtime.settings.parent
+    for line in banner.lines(
+        gateway.runtime, gateway.assembly.paths, gateway.listener_urls, [r.path for r in builtin_routes(gateway)],
+        parent.url if parent is not None and parent.download else None,
+    ):
+        log.info("%s", line)
     await stop.wait()
     log.info("stopping: draining in-flight requests (at most %ss)", gateway.runtime.settings.server.shutdown_grace)
     await gateway.stop()
@@ -308,7 +314,7 @@ async def serve(gateway: Gateway) -> int:
 
 def run(assembly: startup.Assembly, loaded: Loaded) -> int:
     """Serve ``loaded`` (the settings of ``assembly`` as the command line loaded them) until stopped."""
-    configure(loaded.settings.log_level)
+    configure(loaded.settings.log_level, access_json=loaded.settings.access_log_format == "json")
     try:  # uvloop, when installed, roughly doubles what one process serves
         import uvloop
 

@@ -26,6 +26,7 @@ class Services:
     settings: Settings
     client_ssl: ssl.SSLContext
     background: tuple[Any, ...] = ()  # objects with async start()/close() and a `ready` flag
+    saved_keys_for: tuple[Any, ...] = ()  # background JWKS sources with saved keys to validate with until fetched
     validator: TokenValidator | None = None
     keyring: KeyringRef | None = None
     issuer: TokenIssuer | None = None

@@ -82,10 +82,17 @@ def _token(args: argparse.Namespace) -> int:
     from microgw.keys.stores import StoreError, load_keystore
     from microgw.jose.sign import sign_jwt
 
-    try:
-        private_key = next(iter(load_keystore("PEM", args.key, None).values())).private_key
-    except StoreError as exc:
-        raise ToolError(str(exc)) from None
+    if args.secret_file:
+        private_key = _hmac_secret(args.secret_file)
+        if args.alg is not None and not args.alg.startswith("HS"):
+            raise ToolError(f"--secret-file signs with HS256, HS384 or HS512, not {args.alg}")
+    else:
+        if args.alg is not None and args.alg.startswith("HS"):
+            raise ToolError(f"{args.alg} signs with a shared secret: pass it with --secret-file FILE")
+        try:
+            private_key = next(iter(load_keystore("PEM", args.key, None).values())).private_key
+        except StoreError as exc:
+            raise ToolError(str(exc)) from None
     claims: dict = {}
     if args.claims:
         try:
@@ -110,12 +117,69 @@ def _token(args: argparse.Namespace) -> int:
     if args.expires_in:
         claims.setdefault("exp", now + args.expires_in)
     try:
-        alg = args.alg or default_alg(private_key)
-        kid = args.kid or jwk_thumbprint(private_key)
+        if isinstance(private_key, bytes):
+            alg, kid = args.alg or "HS256", args.kid
+        else:
+            alg = args.alg or default_alg(private_key)
+            kid = args.kid or jwk_thumbprint(private_key)
         print(sign_jwt(claims, private_key, alg, kid=kid))
     except ValueError as exc:
         raise ToolError(str(exc)) from None
     return 0
+
+
+def _hmac_secret(name: str) -> bytes:
+    """The secret of a file (or stdin), written in base64 as in a JWT_HSA strategy; never an argument
+    (command lines end up in shell histories and process lists)."""
+    import base64
+    import binascii
+
+    try:
+        text = sys.stdin.read() if name == "-" else open(name, encoding="utf-8").read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ToolError(f"cannot read the secret file {name}: {exc.__class__.__name__}") from None
+    text = "".join(text.split())
+    try:
+        secret = base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise ToolError(f"the secret in {name} is not base64 (write it as in the strategy's `secret`)") from None
+    if not secret:
+        raise ToolError(f"the secret in {name} is empty")
+    return secret
+
+
+def _health(args: argparse.Namespace) -> int:
+    """``health``: GET the liveness (or readiness) probe of the gateway this configuration describes.
+
+    The port comes from the configuration with its environment overrides (``mcgw_ports_http``), so
+    a container's HEALTHCHECK follows whatever port it was given. HTTPS alone is probed over HTTPS
+    on loopback without verifying the certificate (it names the public host, not 127.0.0.1).
+    """
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    from microgw.startup import Assembly
+
+    server = Assembly(args.config).load().settings.server
+    if server.http_port:
+        scheme, port, context = "http", server.http_port, None
+    elif server.https_port:
+        scheme, port, context = "https", server.https_port, ssl._create_unverified_context()  # loopback liveness only
+    else:
+        raise ToolError("the configuration names no fixed port (0 takes a free one): nothing to probe")
+    host = "127.0.0.1" if server.host in ("0.0.0.0", "", "::") else server.host
+    host = f"[{host}]" if ":" in host else host
+    url = f"{scheme}://{host}:{port}/rest/microgateway/{'ready' if args.ready else 'health'}"
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout, context=context) as answer:
+            status = answer.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (urllib.error.URLError, OSError) as exc:
+        raise ToolError(f"{url}: {getattr(exc, 'reason', exc)}") from None
+    print(f"{url}: {status}", file=sys.stderr)
+    return 0 if status == 200 else 1
 
 
 def _download_settings(args: argparse.Namespace) -> int:
@@ -198,4 +262,5 @@ TOOLS = {
     "token": _token,
     "downloadSettings": _download_settings,
     "reload": _reload,
+    "health": _health,
 }

@@ -214,6 +214,8 @@ class _Builder:
             trust_store=trust_store,
             log_level=_level(logging_.get("level", "INFO")),
             access_log=logging_.get("access_log", True),
+            access_log_format=logging_.get("access_log_format", "text"),
+            request_id_header=logging_.get("request_id_header", "X-Request-ID"),
             extended_settings=extended,
             admin=AdminConfig(admin["user"], admin["password"]) if admin else None,
             raw=MappingProxyType(data),

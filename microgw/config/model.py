@@ -99,6 +99,8 @@ class Settings:
     trust_store: StoreConfig | None = None
     log_level: str = "INFO"
     access_log: bool = True
+    access_log_format: str = "text"  # or "json"
+    request_id_header: str = "X-Request-ID"
     extended_settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     admin: AdminConfig | None = None
     raw: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))

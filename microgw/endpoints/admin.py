@@ -110,8 +110,11 @@ def routes(gateway: "GatewayHost") -> list[web.RouteDef]:
 
     async def ready(request: web.Request) -> web.Response:
         is_ready, details = gateway.runtime.readiness()
-        body = {"ready": is_ready, "checks": details}
+        reasons = gateway.runtime.degraded()
         parent = gateway.parent_status()
+        if parent is not None and parent["state"] != "downloaded":
+            reasons.append(f"parent: {parent['state']}")
+        body = {"ready": is_ready, "degraded": bool(reasons), "reasons": reasons, "checks": details}
         if parent is not None:
             body["parent"] = parent
         return json_response(body, status=200 if is_ready else 503)

@@ -30,6 +30,16 @@ def fingerprint(document: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def describe_download(document: dict[str, Any], parent: str) -> str:
+    """One log line for an accepted download: from where, and how much of each kind."""
+    apis = [f"{a.get('name')}/{a.get('version')}" for a in document.get("apis") or [] if isinstance(a, dict)]
+    servers = (document.get("security_settings") or {}).get("auth_servers") or []
+    return (
+        f"downloaded the settings of the parent {parent}: {len(apis)} APIs ({', '.join(apis) or '-'}), "
+        f"{len(document.get('applications') or [])} applications, {len(servers)} auth servers"
+    )
+
+
 class DownloadTarget(Protocol):
     """The gateway as the parent sync sees it (``server.Gateway``): where a new download goes."""
 
@@ -113,6 +123,7 @@ class ParentSync:
         if fresh and document is not None:
             self.last_success = time.time()
             self.last_error = None
+            log.info("%s", describe_download(document, str(self.client.base)))
             try:
                 self.store.save(document, str(self.client.base), self._filters())
             except OSError as exc:
@@ -169,6 +180,8 @@ class ParentSync:
             log.warning("polling the parent failed: %s", exc)
             return False
         if fingerprint(document) == self.current:
+            if self.state != "downloaded":
+                log.info("the parent answers again; its settings are unchanged")
             self.last_success = time.time()
             self.last_error = None
             self.state = "downloaded"  # the parent is back, or sends again what is served

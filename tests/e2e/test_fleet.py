@@ -113,6 +113,7 @@ async def test_parent_gone_sidecars_keep_serving_and_restart_from_disk(gateway, 
     key = {"x-Gateway-APIKey": "orders-demo-key"}
     saved = state / "downloaded-settings.json"
     assert saved.stat().st_mode & 0o777 == 0o600
+    await sidecar.wait_for_log(rf"downloaded the settings of the parent {parent.http}/: \d+ APIs \(.*orders/1.0")
     await parent.stop()
     assert await status(client, f"{sidecar.http}/gateway/hello/1.0/", bearer) == 200
     await sidecar.wait_for_log("polling the parent failed")
@@ -123,7 +124,12 @@ async def test_parent_gone_sidecars_keep_serving_and_restart_from_disk(gateway, 
     assert await status(client, f"{again.http}/gateway/hello/1.0/", bearer) == 200  # the parent's keys came with the copy
     assert await status(client, f"{again.http}/gateway/orders/1.0/", key) == 200
     async with client.get(f"{again.http}/rest/microgateway/ready") as resp:
-        assert "parent unreachable" in (await resp.json())["parent"]["state"]
+        body = await resp.json()
+        # serving from the saved copy works: a probe must not take this pod out of service
+        assert resp.status == 200 and body["ready"] is True and body["degraded"] is True, body
+        assert "parent unreachable" in body["parent"]["state"]
+        assert any("validating with the keys saved with the download" in r for r in body["reasons"]), body
+        assert any(r.startswith("parent: parent unreachable") for r in body["reasons"]), body
 
 
 async def test_invalid_download_is_refused_and_old_settings_stay(gateway, client, parent):
