@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 
@@ -11,9 +12,12 @@ from microgw.config.errors import ConfigError
 from microgw.startup import Assembly
 
 
+CONFIG_ENV = "MICROGW_CONFIG"  # the configuration when no -c is given (containers: start and health alike)
+
+
 def _config_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    parser.add_argument("-c", "--config", action="append", default=[], metavar="FILE", required=required,
-                        help="YAML settings file; repeat to layer files (later ones win)"
+    parser.add_argument("-c", "--config", action="append", default=[], metavar="FILE", required=required and not os.environ.get(CONFIG_ENV),
+                        help="YAML settings file; repeat to layer files (later ones win); default: $MICROGW_CONFIG (comma-separated)"
                         + ("" if required else "; optional with -gw (everything from the parent)"))
 
 
@@ -137,6 +141,8 @@ def _kid_args_last(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(_kid_args_last(list(sys.argv[1:] if argv is None else argv)))
+    if getattr(args, "config", None) == [] and os.environ.get(CONFIG_ENV):
+        args.config = [p.strip() for p in os.environ[CONFIG_ENV].split(",") if p.strip()]
     if args.command == "start" and not args.config and not args.gw:
         parser.error("start needs -c FILE, or -gw URL to take everything from a parent gateway")
     from microgw import tools

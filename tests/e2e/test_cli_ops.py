@@ -22,7 +22,7 @@ async def test_health_probes_the_port_the_configuration_names(gateway, tmp_path)
     await gateway(path, free_ports=False)
     code, _, err = await run_microgw("health", "-c", str(path))
     assert code == 0 and f"http://127.0.0.1:{port}/rest/microgateway/health: 200" in err, err
-    code, _, err = await run_microgw("health", "-c", str(path), "--ready")
+    code, _, err = await run_microgw("health", "--ready", env={"MICROGW_CONFIG": str(path)})  # as in the container
     assert code == 0 and "/rest/microgateway/ready: 200" in err, err
     other = free_port()  # the environment moves the port, as in a container: the probe follows it
     code, _, err = await run_microgw("health", "-c", str(path), env={"mcgw_ports_http": str(other)})
