@@ -26,7 +26,7 @@ class ConfigError(Exception):
 
     def __init__(self, problems: list[ConfigProblem]) -> None:
         self.problems = sort_problems(problems)
-        super().__init__("\n".join(str(p) for p in problems))
+        super().__init__("\n".join(str(p) for p in self.problems))
 
 
 def sort_problems(problems: list[ConfigProblem]) -> list[ConfigProblem]:

@@ -138,8 +138,11 @@ def _describe(error: ValidationError) -> list[tuple[list, str]]:
     if error.validator == "type":
         return [(path, f"expected {_expected_types(error.validator_value)}, got {_shown(error.instance)}")]
     if error.validator == "pattern":
-        expected = error.schema.get("x-expected", "the documented form") if isinstance(error.schema, dict) else "the documented form"
-        return [(path, f"{error.instance!r} is not {expected}" if "x-expected" in error.schema else f"{error.instance!r} does not have {expected}")]
+        sub = error.schema if isinstance(error.schema, dict) else {}
+        if "x-expected" in sub:
+            return [(path, f"{error.instance!r} is not {sub['x-expected']}")]
+        described = f" ({sub['description']})" if sub.get("description") else ""
+        return [(path, f"{error.instance!r} does not have the expected form{described}")]  # never the raw regex
     return [(path, error.message)]
 
 

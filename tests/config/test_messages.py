@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from microgw.config.errors import ConfigError
@@ -59,3 +61,15 @@ def test_a_typo_in_an_alias_variable_is_reported(tmp_path):
     ) in loaded.warnings
     clean = load_settings([path], environ={"mcgw_aliases_petstore_value": "http://10.0.0.5"})
     assert not [w for w in clean.warnings if "alias" in w]
+
+
+def test_no_message_shows_a_raw_regex(tmp_path):
+    # every pattern of the configuration schemas, broken once: the message says what was expected in words
+    path, found = refused(
+        tmp_path,
+        "apis:\n  - {id: '-bad', name: 'a b', version: '1 0', endpoint: 'ftp://x', methods: [get]}\n"
+        "server: {public_urls: ['ftp://x/y']}\nendpoint_rewrites: {'http://a': 'ftp://b'}\n"
+        "key_store: {type: jks2, location: x}\napplications:\n  - {id: ' x', hostnames: ['a b'], apis: ['a/b/c']}\n",
+    )
+    assert len(found) >= 10, found
+    assert not any(re.search(r"\^|\$'|\(\?i|\\\\[sS]|does not match", p) for p in found), found
