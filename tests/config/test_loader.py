@@ -63,7 +63,7 @@ typo_section: 1
     with pytest.raises(ConfigError) as exc:
         load_settings([path], environ={})
     found = problems(exc)
-    assert f"{path}:2 at ports.http: expected a whole number or null, got the text 'not-a-port'" in found
+    assert f"{path}:2 at ports.http: 'not-a-port' is not a port number (quoted or not), or null to turn it off" in found
     assert any(p.startswith(f"{path}:9 at apis[1].endpoint:") for p in found)
     assert any(p.startswith(f"{path}:10 at apis[2]:") and "exactly one of endpoint" in p for p in found)
     assert any("typo_section" in p for p in found)
@@ -142,7 +142,7 @@ def test_bad_environment_value_names_the_variable(tmp_path):
     path = write(tmp_path, "c.yml", "ports: {http: 1}\n")
     with pytest.raises(ConfigError) as exc:
         load_settings([path], environ={"mcgw_ports_http": "eighty"})
-    assert problems(exc) == ["environment variable mcgw_ports_http at ports.http: expected a whole number or null, got the text 'eighty'"]
+    assert problems(exc) == ["environment variable mcgw_ports_http at ports.http: 'eighty' is not a port number (quoted or not), or null to turn it off"]
 
 
 def test_secret_values_never_appear_in_errors(tmp_path):

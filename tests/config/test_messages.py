@@ -67,7 +67,7 @@ def test_no_message_shows_a_raw_regex(tmp_path):
     # every pattern of the configuration schemas, broken once: the message says what was expected in words
     path, found = refused(
         tmp_path,
-        "apis:\n  - {id: '-bad', name: 'a b', version: '1 0', endpoint: 'ftp://x', methods: [get]}\n"
+        "apis:\n  - {id: '-bad', name: 'a/b', version: '1/0', endpoint: 'ftp://x', methods: [get]}\n"
         "server: {public_urls: ['ftp://x/y']}\nendpoint_rewrites: {'http://a': 'ftp://b'}\n"
         "key_store: {type: jks2, location: x}\napplications:\n  - {id: ' x', hostnames: ['a b'], apis: ['a/b/c']}\n",
     )

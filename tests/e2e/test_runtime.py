@@ -20,7 +20,7 @@ async def test_check_reports_every_problem_and_fails(tmp_path):
     path = write_config(tmp_path, "ports:\n  http: x\napis:\n  - name: a\n    version: '1'\n", "bad.yml")
     code, _, err = await run_microgw("check", "-c", str(path))
     assert code == 2
-    assert f"{path}:2 at ports.http: expected a whole number or null, got the text 'x'" in err
+    assert f"{path}:2 at ports.http: 'x' is not a port number (quoted or not), or null to turn it off" in err
     assert f"{path}:4 at apis[0]: an API needs exactly one of endpoint" in err
 
 
