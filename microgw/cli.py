@@ -31,6 +31,8 @@ def _overrides(args: argparse.Namespace) -> dict:
         out.setdefault("server", {})["host"] = args.host
     if args.log_level is not None:
         out.setdefault("logging", {})["level"] = args.log_level
+    if getattr(args, "workers", None) is not None:
+        out.setdefault("server", {})["workers"] = args.workers
     archives = [a.strip() for value in getattr(args, "archive", None) or [] for a in value.split(",") if a.strip()]
     if archives:
         import os
@@ -76,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--https-port", type=int, help="HTTPS port (overrides ports.https)")
     start.add_argument("--host", help="bind address (overrides server.host)")
     start.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="overrides logging.level")
+    start.add_argument("--workers", type=int, metavar="N", help="gateway processes sharing the ports (overrides server.workers)")
     start.add_argument("-a", "--archive", action="append", metavar="A.zip[,B.zip]", help="load APIs from the vendor's exported archives")
     start.add_argument("--skip-unsupported-policies", action="store_true", help="load archive APIs without the policies microgw does not support")
     _parent_args(start)
@@ -171,6 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         summary = f" ({len(inactive)} inactive)" if inactive else ""
         print(f"configuration OK: {len(loaded.settings.apis)} APIs{summary}", file=sys.stderr)
         return 0
+    from microgw.workers import WorkerRole
+
+    if loaded.settings.server.workers > 1 and WorkerRole.from_environ() is None:
+        from microgw import supervisor
+
+        return supervisor.run(list(sys.argv[1:] if argv is None else argv), loaded.settings)
     from microgw.server import run
 
     return run(assembly, loaded)

@@ -34,6 +34,9 @@ class GatewayHost(Protocol):
     def parent_status(self) -> dict[str, Any] | None:
         """The parent sync's state for status and readiness; None without a parent gateway."""
 
+    def worker_status(self) -> dict[str, Any] | None:
+        """This process's place in a ``--workers`` group (index, workers, pid); None when alone."""
+
     async def reload(self) -> bool:
         """Re-read the configuration files; False (and the current settings stay) when refused."""
 

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
+import queue
 import sys
 from datetime import datetime, timezone
 
 import orjson
+from logging.handlers import QueueHandler, QueueListener
 
 from aiohttp.abc import AbstractAccessLogger
 
 TRACE_KEY = "microgw.trace"  # tracing.KEY; logs sit below tracing (tracing imports metrics only)
 
 
-def configure(level: str, *, access_json: bool = False) -> None:
+def configure(level: str, tag: str | None = None, *, access_json: bool = False) -> None:
     """Log records go to stderr as text; with ``access_json`` the access log's records are bare JSON
-    lines (no time/level prefix), so a collector reads each line as one object."""
+    lines (no time/level prefix), so a collector reads each line as one object. ``tag`` names the
+    process in each line when several share the log (``worker 1``).
+
+    Text lines are written by a thread: a slow or full stderr pipe (a busy log collector) must
+    never stall the event loop, which would show as latency on every request in flight."""
     access = logging.getLogger("microgw.access")
     if access_json and not any(getattr(h, "_microgw", False) for h in access.handlers):
         handler = logging.StreamHandler(sys.stderr)
@@ -25,9 +32,15 @@ def configure(level: str, *, access_json: bool = False) -> None:
         access.propagate = False
     root = logging.getLogger()
     if not any(getattr(h, "_microgw", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        stream = logging.StreamHandler(sys.stderr)
+        prefix = f"[{tag}] " if tag else ""
+        stream.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s {prefix}%(name)s: %(message)s"))
+        lines: queue.SimpleQueue = queue.SimpleQueue()
+        handler = QueueHandler(lines)
         handler._microgw = True  # type: ignore[attr-defined]
+        listener = QueueListener(lines, stream)
+        listener.start()
+        atexit.register(listener.stop)  # writes what is queued before the process ends
         root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("microgw").setLevel(level)

@@ -1,10 +1,11 @@
-"""Request counters, rendered as Prometheus text. Owned by one Gateway; nothing global."""
+"""Request counters, rendered as Prometheus text. Owned by one Gateway; nothing global (the other
+workers of a ``--workers`` group are read from their snapshots)."""
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from typing import Protocol
+from typing import Callable, Protocol
 
 
 class _Services(Protocol):
@@ -54,11 +55,16 @@ class Histogram:
 
 
 class Metrics:
-    __slots__ = ("requests", "errors", "gateway_seconds", "upstream_seconds")
+    """This process's counters; with ``peers`` (a ``--workers`` group) totals and the rendering add
+    the other workers' last snapshots, so any worker answers for the whole group (the latency
+    histograms are the answering worker's own)."""
 
-    def __init__(self) -> None:
+    __slots__ = ("requests", "errors", "gateway_seconds", "upstream_seconds", "peers")
+
+    def __init__(self, peers: Callable[[], list[dict]] | None = None) -> None:
         self.requests: Counter[tuple[str, str, int]] = Counter()  # (api, version, status)
         self.errors: Counter[str] = Counter()  # gateway error code
+        self.peers = peers
         self.gateway_seconds: dict[tuple[str, str], Histogram] = {}  # the request minus the native service's part
         self.upstream_seconds: dict[tuple[str, str], Histogram] = {}  # waiting for the native service's answer
 
@@ -76,21 +82,42 @@ class Metrics:
     def refused(self, code: str) -> None:
         self.errors[code] += 1
 
+    def snapshot(self) -> dict:
+        """The counters as JSON-able data (what a worker writes for the others)."""
+        return {"requests": [[a, v, s, n] for (a, v, s), n in self.requests.items()], "errors": dict(self.errors)}
+
+    def add(self, snapshot: dict) -> None:
+        """Add a :meth:`snapshot` (a restarted worker continues from the counts it had written)."""
+        for api, version, status, count in snapshot.get("requests", ()):
+            self.requests[(api, version, int(status))] += int(count)
+        for code, count in snapshot.get("errors", {}).items():
+            self.errors[code] += int(count)
+
+    def _summed(self) -> "Metrics":
+        if self.peers is None:
+            return self
+        total = Metrics()
+        total.add(self.snapshot())
+        for snapshot in self.peers():
+            total.add(snapshot)
+        return total
+
     def total(self) -> int:
-        return sum(self.requests.values())
+        return sum(self._summed().requests.values())
 
     def render(self, runtime: _Runtime) -> str:
+        summed = self._summed()
         lines = [
             "# HELP microgw_requests_total Requests answered on /gateway paths, by API and status.",
             "# TYPE microgw_requests_total counter",
         ]
-        for (api, version, status), count in sorted(self.requests.items()):
+        for (api, version, status), count in sorted(summed.requests.items()):
             lines.append(f'microgw_requests_total{{api="{_label(api)}",version="{_label(version)}",status="{status}"}} {count}')
         lines += [
             "# HELP microgw_refusals_total Requests the gateway refused itself, by error code.",
             "# TYPE microgw_refusals_total counter",
         ]
-        for code, count in sorted(self.errors.items()):
+        for code, count in sorted(summed.errors.items()):
             lines.append(f'microgw_refusals_total{{code="{_label(code)}"}} {count}')
         for name, series, what in (
             ("microgw_gateway_seconds", self.gateway_seconds, "Time a /gateway request spent in the gateway (the whole request minus waiting for the native service)."),

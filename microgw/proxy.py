@@ -8,7 +8,6 @@ and the answer flows back the same way — unless a policy asks for the answer w
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from urllib.parse import urlsplit
@@ -20,6 +19,7 @@ from multidict import CIMultiDict
 from microgw import tracing
 from microgw.errors import GatewayError
 from microgw.context import RequestContext
+from microgw.http_client import BodyTooLong, UpstreamPool, UpstreamResponse
 
 log = logging.getLogger("microgw.proxy")
 
@@ -37,7 +37,11 @@ CHUNK = 64 * 1024
 SMALL_BODY = 64 * 1024  # answers up to this size go out in one write, headers and body together
 
 
-_NO_AUTO_HEADERS = frozenset({"Content-Type", "User-Agent", "Accept", "Accept-Encoding"})  # send the client's only
+def _origin(url: str) -> str:
+    """scheme://host:port of a native URL, for logs: no path, query or user info (they may carry secrets)."""
+    parsed = urlsplit(url)
+    host = parsed.hostname or "?"
+    return f"{parsed.scheme}://{'[' + host + ']' if ':' in host else host}:{parsed.port or (443 if parsed.scheme == 'https' else 80)}"
 
 
 def _origin(url: str) -> str:
@@ -51,20 +55,22 @@ class BodyTooLarge(Exception):
     """The client sent more than max_body_size while streaming."""
 
 
-def _connection_listed(headers) -> set[str]:
+def _connection_listed(values) -> set[str]:
     """Headers named in ``Connection`` are hop-by-hop too (RFC 9110 §7.6.1)."""
     listed: set[str] = set()
-    for value in headers.getall("Connection", ()):
+    for value in values:
         listed.update(token.strip().lower() for token in value.split(",") if token.strip())
     return listed
 
 
-def _copy_response_headers(upstream: aiohttp.ClientResponse, response: web.StreamResponse) -> None:
+def _copy_response_headers(upstream: UpstreamResponse, response: web.StreamResponse) -> None:
     headers = upstream.headers
-    skip = _RESPONSE_SKIP | _connection_listed(headers) if "connection" in headers else _RESPONSE_SKIP
-    for name, value in headers.items():
+    connection = [value for name, value in headers if name.lower() == "connection"]
+    skip = _RESPONSE_SKIP | _connection_listed(connection) if connection else _RESPONSE_SKIP
+    out = response.headers
+    for name, value in headers:
         if name.lower() not in skip:
-            response.headers.add(name, value)
+            out.add(name, value)
 
 
 # Set by the gateway, or meaningful to some native services as routing overrides: never passed on.
@@ -81,7 +87,7 @@ def upstream_headers(ctx: RequestContext) -> CIMultiDict:
     incoming = request.headers
     skip = HOP_BY_HOP | ctx.remove_headers | _GATEWAY_SET
     if "connection" in incoming:
-        skip = skip | _connection_listed(incoming)
+        skip = skip | _connection_listed(incoming.getall("Connection"))
     out = CIMultiDict()
     for name, value in incoming.items():
         if name.lower() not in skip and "_" not in name:
@@ -116,22 +122,15 @@ def _answer_too_large(limit: int) -> GatewayError:
     return GatewayError(502, "answer_too_large", f"The native service's answer is larger than {limit} bytes")
 
 
-async def _read_bounded(content: aiohttp.StreamReader, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in content.iter_chunked(CHUNK):
-        size += len(chunk)
-        if size > limit:
-            raise _answer_too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+async def _once(body: bytes):
+    yield body
 
 
 class Forwarder:
-    """Sends requests to native services over one shared, pooled client session."""
+    """Sends requests to native services over one shared connection pool (microgw.http_client)."""
 
-    def __init__(self, session: aiohttp.ClientSession, max_body_size: int) -> None:
-        self.session = session
+    def __init__(self, pool: UpstreamPool, max_body_size: int) -> None:
+        self.pool = pool
         self.max_body_size = max_body_size
 
     async def forward(self, ctx: RequestContext) -> web.StreamResponse:
@@ -146,31 +145,32 @@ class Forwarder:
             headers[trace.header] = trace.request_id
             headers["traceparent"] = trace.traceparent
         data = None
+        length = None
         if ctx.body is not None:  # read (and perhaps changed) by a policy: sent whole, its own length
-            data = ctx.body
-            headers.popall("Content-Length", None)
+            length = len(ctx.body)
+            headers["Content-Length"] = str(length)
+            data = _once(ctx.body) if length else None
         elif request.body_exists:
             data = _stream_body(request.content, self.max_body_size)
+            length = request.content_length  # forwarded as declared; None: sent chunked
+        timeout = route.timeout
         sent = time.perf_counter()
         try:
-            upstream = await self.session.request(
+            upstream = await self.pool.request(
                 ctx.method or request.method,
-                aiohttp.client.URL(url, encoded=True),
-                headers=headers,
-                data=data,
-                allow_redirects=False,
-                timeout=route.timeout,
-                ssl=route.ssl,
-                skip_auto_headers=_NO_AUTO_HEADERS,
-                compress=None,
+                url,
+                headers.items(),
+                data,
+                length=length,
+                connect_timeout=timeout.connect if timeout is not None else None,
+                read_timeout=timeout.sock_read if timeout is not None else None,
+                verify=route.ssl,
             )
         except BodyTooLarge:
             raise GatewayError(413, "body_too_large", f"The request body is larger than {self.max_body_size} bytes") from None
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise GatewayError(504, "upstream_timeout", "The native service did not answer in time") from None
         except (aiohttp.ClientError, OSError, ValueError) as exc:
-            if isinstance(exc.__cause__, BodyTooLarge) or isinstance(exc.__context__, BodyTooLarge):
-                raise GatewayError(413, "body_too_large", f"The request body is larger than {self.max_body_size} bytes") from None
             log.warning(
                 "native service of %s/%s at %s failed: %s (request id %s)",
                 api.name, api.version, _origin(url), exc.__class__.__name__, trace.request_id if trace else "-",
@@ -186,9 +186,9 @@ class Forwarder:
         finally:
             upstream.release()
 
-    async def _relay(self, request: web.Request, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+    async def _relay(self, request: web.Request, upstream: UpstreamResponse) -> web.StreamResponse:
         length = upstream.content_length
-        chunked = "chunked" in upstream.headers.get("Transfer-Encoding", "").lower()
+        chunked = upstream.chunked
         if length is not None and length <= SMALL_BODY and not chunked:
             return await self._relay_whole(upstream)
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
@@ -196,28 +196,28 @@ class Forwarder:
         if length is not None and not chunked:
             response.content_length = length
         try:
-            first = await upstream.content.readany()
-        except asyncio.TimeoutError:
+            first = await upstream.readany()
+        except TimeoutError:
             raise GatewayError(504, "upstream_timeout", "The native service did not answer in time") from None
-        except (aiohttp.ClientError, OSError):
+        except OSError:
             raise GatewayError(502, "upstream_unavailable", "The native service broke off its answer") from None
         try:
             await response.prepare(request)
             if first:
                 await response.write(first)
-                async for chunk in upstream.content.iter_chunked(CHUNK):
+                async for chunk in upstream.iter_chunks():
                     await response.write(chunk)
             await response.write_eof()
         except ConnectionResetError:
             log.debug("client went away during the answer")  # nothing left to tell anyone
-        except (asyncio.TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             # The status line is gone; the only honest signal left is to cut the connection.
             log.warning("native service broke off its answer: %s", exc.__class__.__name__)
             if request.transport is not None:
                 request.transport.abort()
         return response
 
-    async def _relay_whole(self, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+    async def _relay_whole(self, upstream: UpstreamResponse) -> web.StreamResponse:
         """The answer read whole, as an unsent response: a short answer of known length goes out in one
         write instead of three, and policies that change answers get them this way (bounded)."""
         if upstream.method == "HEAD":  # no body, but the length the native service declared
@@ -230,10 +230,12 @@ class Forwarder:
         if declared is not None and declared > self.max_body_size:
             raise _answer_too_large(self.max_body_size)
         try:
-            body = await (upstream.read() if declared is not None else _read_bounded(upstream.content, self.max_body_size))
-        except asyncio.TimeoutError:
+            body = await upstream.read(self.max_body_size)
+        except BodyTooLong:
+            raise _answer_too_large(self.max_body_size) from None
+        except TimeoutError:
             raise GatewayError(504, "upstream_timeout", "The native service did not answer in time") from None
-        except (aiohttp.ClientError, OSError):
+        except OSError:
             raise GatewayError(502, "upstream_unavailable", "The native service broke off its answer") from None
         response = web.Response(status=upstream.status, reason=upstream.reason, body=body)
         _copy_response_headers(upstream, response)

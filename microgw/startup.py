@@ -152,19 +152,30 @@ class Assembly:
             raise locate(exc, loaded) from None
         return loaded, runtime
 
-    async def prepare(self, loaded: Loaded, target: DownloadTarget) -> Prepared:
+    async def prepare(self, loaded: Loaded, target: DownloadTarget, *, follower: bool = False) -> Prepared:
         """The settings to start with, and their runtime: archives and the parent's settings over
         the YAML. A download refused by the loader or by the runtime build leaves the next
         candidate: the saved copy of the last good download, then the YAML alone (whose problems
-        stop the start). ``target`` receives the parent's later downloads."""
+        stop the start). ``target`` receives the parent's later downloads. A ``follower`` (a
+        worker other than 0 of a --workers group) never asks the parent: it serves and follows the
+        copy worker 0 saves."""
         settings = loaded.settings
         await asyncio.to_thread(self._read_archives, settings)
         if settings.parent is not None and settings.parent.download:
             from microgw.keys.tls import client_context
             from microgw.sync.poller import ParentSync
 
-            sync = ParentSync(target, settings.parent, settings.state_dir, client_context(settings.trust_store))
+            sync = ParentSync(target, settings.parent, settings.state_dir, client_context(settings.trust_store), follow=follower)
             self.parent = f"parent gateway {sync.client.base}"
+            if follower:
+                saved = sync.saved()
+                if saved is not None:
+                    built = await self._try_download(saved[0], "the settings worker 0 downloaded", loaded, sync)
+                    if built is not None:
+                        sync.following(saved[0])
+                        return Prepared(*built, sync, saved[0])
+                sync.following(None)
+                return Prepared(*await self.build(None, current=loaded, previous=None), sync, None)
             fresh = await sync.initial()
             if fresh is not None:
                 built = await self._try_download(fresh, "the settings downloaded from the parent", loaded, sync)

@@ -412,6 +412,7 @@ class _Builder:
             idle_timeout=float(srv.get("idle_timeout", defaults.idle_timeout)),
             shutdown_grace=float(srv.get("shutdown_grace", defaults.shutdown_grace)),
             upstream_connections=srv.get("upstream_connections", defaults.upstream_connections),
+            workers=srv.get("workers", defaults.workers),
             public_urls=tuple(_origin(url) for url in srv.get("public_urls", ())),
         )
 

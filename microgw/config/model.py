@@ -34,6 +34,7 @@ class ServerConfig:
     idle_timeout: float = 75.0
     shutdown_grace: float = 10.0
     upstream_connections: int = 256
+    workers: int = 1  # processes sharing the ports under a supervisor (microgw.supervisor)
     public_urls: tuple[str, ...] = ()  # normalised scheme://host[:port], for the request-URI audience rule
 
 

@@ -77,6 +77,7 @@ def routes(gateway: "GatewayHost") -> list[web.RouteDef]:
                 "listeners": gateway.listener_urls,
                 "requests": gateway.metrics.total(),
                 "parent": gateway.parent_status(),
+                "worker": gateway.worker_status(),
             }
         )
 

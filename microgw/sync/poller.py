@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("microgw.sync")
 
 START_ATTEMPTS = 4  # at start-up: tries before falling back (backoff 0.5, 1, 2 s)
+FOLLOW_EVERY = 1.0  # seconds between a follower worker's looks at worker 0's saved copy
 
 
 def fingerprint(document: dict[str, Any]) -> str:
@@ -55,8 +56,9 @@ class ParentSync:
     (the parent or the local files may have been fixed meanwhile).
     """
 
-    def __init__(self, gateway: "DownloadTarget", config: ParentConfig, state_dir: str, ssl_context=None) -> None:
+    def __init__(self, gateway: "DownloadTarget", config: ParentConfig, state_dir: str, ssl_context=None, *, follow: bool = False) -> None:
         self.gateway = gateway
+        self.follow = follow  # a worker of a --workers group other than 0: reads worker 0's saved copy
         self.config = config
         self.client = ParentClient(
             ParentSettings(
@@ -142,8 +144,49 @@ class ParentSync:
             log.warning("%s", warning)
 
     def start_polling(self) -> None:
-        if self.config.polling_interval and self._task is None:
+        if self.follow and self._task is None:
+            self._task = asyncio.create_task(self._follow())
+        elif self.config.polling_interval and self._task is None:
             self._task = asyncio.create_task(self._poll(self.config.polling_interval))
+
+    def following(self, document: dict[str, Any] | None) -> None:
+        """A follower serves ``document``, the copy worker 0 saved (None: none yet, the YAML alone)."""
+        self.current = fingerprint(document) if document is not None else None
+        self.state = "downloaded by worker 0" if document is not None else "waiting for worker 0's first download"
+        self._seen = self._stamp()
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = self.store.path.stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    async def _follow(self, every: float = FOLLOW_EVERY) -> None:
+        """Apply each new copy worker 0 saves (it saves only what it accepted)."""
+        while True:
+            await asyncio.sleep(every)
+            stamp = self._stamp()
+            if stamp is None or stamp == getattr(self, "_seen", None):
+                continue
+            self._seen = stamp
+            saved = self.saved()
+            if saved is None or fingerprint(saved[0]) == self.current:
+                continue
+            try:
+                refusal = await self.gateway.apply_download(saved[0])
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("applying worker 0's download failed unexpectedly")
+                continue
+            if refusal is not None:
+                self.refused(refusal)
+                continue
+            self.following(saved[0])
+            self.last_success = time.time()
+            self.last_error = None
+            log.info("applied new settings from the parent (downloaded by worker 0)")
 
     async def close(self) -> None:
         if self._task is not None:

@@ -37,7 +37,7 @@ def test_unknown_keys_are_reported_at_their_own_line_with_the_likely_name(tmp_pa
         f"{path}:7 at apis[0].polcies: unknown key 'polcies'; did you mean 'policies'?",
         f"{path}:8 at loging: unknown key 'loging'; did you mean 'logging'?",
         f"{path}:10 at server.bogus: unknown key 'bogus' (known keys: host, idle_timeout, max_body_size, "
-        "max_header_size, max_headers, public_urls, shutdown_grace, upstream_connections)",
+        "max_header_size, max_headers, public_urls, shutdown_grace, upstream_connections, workers)",
     ]
 
 

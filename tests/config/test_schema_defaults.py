@@ -33,6 +33,7 @@ CASES = {
     ("config", "server", "idle_timeout"): SERVER.idle_timeout,
     ("config", "server", "shutdown_grace"): SERVER.shutdown_grace,
     ("config", "server", "upstream_connections"): SERVER.upstream_connections,
+    ("config", "server", "workers"): SERVER.workers,
     ("api", "timeouts", "connect"): DEFAULT_CONNECT_TIMEOUT,
     ("api", "timeouts", "read"): DEFAULT_READ_TIMEOUT,
 }

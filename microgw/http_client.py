@@ -1,0 +1,566 @@
+"""A lean, pooled HTTP/1.1 client for the forward to native services (issue 15).
+
+aiohttp's ClientSession spent about a third of the gateway's time per request on things a proxy
+does not need (auto headers, cookie jars, URL objects, tracing hooks, redirects). This client does
+only what the forward needs, on an asyncio protocol with llhttp (through httptools) as the parser:
+
+- keep-alive connections pooled per origin (scheme, host, port, TLS choice), at most ``limit`` in
+  all; waiting for a free one counts against the connect timeout;
+- the request body streamed (``Content-Length`` as the client declared it, else chunked), written
+  while the answer is awaited, so a native service that answers early is heard;
+- the answer streamed with flow control (reading pauses while HIGH bytes wait unread);
+- ``sock_read``: the time allowed between two reads (as aiohttp's), ``connect`` the time to get a
+  connection;
+- a connection is reused only when its answer was read to the end, keep-alive was agreed, and the
+  request body was fully sent; a reused connection that the server had closed is retried once on a
+  new one for requests without a body.
+
+Nothing here knows about the gateway: errors are ``TimeoutError`` and :class:`UpstreamError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ssl as _ssl
+import time
+from functools import lru_cache
+from typing import AsyncIterator, Iterable
+
+import httptools
+
+HIGH = 1 << 20  # unread answer bytes at which reading pauses
+LOW = 1 << 18
+IDLE_KEEP = 15.0  # seconds an idle pooled connection is trusted (servers close idle ones)
+NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "CONNECT"})
+RETRYABLE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+
+
+class UpstreamError(ConnectionError):
+    """The native service could not be reached, or broke the protocol or the connection."""
+
+
+class _Stale(UpstreamError):
+    """A reused connection was closed before any byte of the answer came."""
+
+
+@lru_cache(maxsize=1024)
+def split_url(url_base: str) -> tuple[str, str, int, str]:
+    """``scheme://authority`` -> (scheme, host, port, Host header value without a default port)."""
+    scheme, _, authority = url_base.partition("://")
+    scheme = scheme.lower()
+    if scheme not in ("http", "https") or not authority or "@" in authority:
+        raise ValueError("unsupported native service URL")
+    default = 443 if scheme == "https" else 80
+    if authority.startswith("["):
+        host, _, rest = authority[1:].partition("]")
+        port = int(rest[1:]) if rest.startswith(":") and rest[1:] else default
+        shown = f"[{host}]"
+    else:
+        host, colon, text = authority.partition(":")
+        port = int(text) if colon and text else default
+        shown = host
+    return scheme, host, port, shown if port == default else f"{shown}:{port}"
+
+
+def split_target(url: str) -> tuple[str, str]:
+    """A full URL -> (``scheme://authority``, request target starting with ``/``)."""
+    cut = url.find("/", url.find("://") + 3)
+    if cut < 0:
+        query = url.find("?", url.find("://") + 3)
+        if query < 0:
+            return url, "/"
+        return url[:query], "/" + url[query:]
+    return url[:cut], url[cut:]
+
+
+class UpstreamResponse:
+    """An answer being received. Read it with :meth:`read` or :meth:`iter_chunks`, then
+    :meth:`release` (always): that returns the connection to the pool or closes it."""
+
+    __slots__ = ("status", "reason", "headers", "method", "content_length", "chunked", "_conn", "_chunks", "_buffered",
+                 "_done", "_error", "_waiter", "_released")
+
+    def __init__(self, conn: "_Connection", method: str) -> None:
+        self.status = 0
+        self.reason = ""
+        self.headers: list[tuple[str, str]] = []
+        self.method = method
+        self.content_length: int | None = None
+        self.chunked = False
+        self._conn = conn
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._buffered = 0
+        self._done = False
+        self._error: BaseException | None = None
+        self._waiter: asyncio.Future | None = None
+        self._released = False
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value
+        return None
+
+    # fed by the connection
+    def _feed(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._buffered += len(data)
+        if self._buffered > HIGH:
+            self._conn.pause()
+        self._wake()
+
+    def _finish(self, error: BaseException | None = None) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._error = error
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def readany(self) -> bytes:
+        """The next bytes of the body; b"" at its end."""
+        while not self._chunks:
+            if self._done:
+                if self._error is not None:
+                    raise self._error
+                return b""
+            self._waiter = self._conn.loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        data = self._chunks.popleft()
+        self._buffered -= len(data)
+        if self._buffered < LOW:
+            self._conn.resume()
+        return data
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        while True:
+            data = await self.readany()
+            if not data:
+                return
+            yield data
+
+    async def read(self, limit: int | None = None) -> bytes:
+        """The whole body; :class:`BodyTooLong` past ``limit`` bytes."""
+        parts = []
+        size = 0
+        while True:
+            data = await self.readany()
+            if not data:
+                return b"".join(parts)
+            size += len(data)
+            if limit is not None and size > limit:
+                raise BodyTooLong(limit)
+            parts.append(data)
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._conn.finished(self, complete=self._done and self._error is None and not self._chunks)
+
+
+class BodyTooLong(Exception):
+    """The answer is longer than the caller allowed."""
+
+
+class _Connection(asyncio.Protocol):
+    """One connection to one origin; at most one request at a time."""
+
+    def __init__(self, pool: "UpstreamPool", key: tuple) -> None:
+        self.pool = pool
+        self.key = key
+        self.loop = pool.loop
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.response: UpstreamResponse | None = None
+        self.headers_future: asyncio.Future | None = None
+        self.closed = False
+        self.reused = False
+        self.got_bytes = False
+        self.paused = False
+        self.write_paused = False
+        self.drain_waiter: asyncio.Future | None = None
+        self.read_timeout: float | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.last_read = 0.0
+        self.idle_since = 0.0
+        self.body_sent = True
+        self.keep_alive = False
+        self._header_name = b""
+
+    # --- asyncio.Protocol ---------------------------------------------------------------------
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.got_bytes = True
+        self.last_read = self.loop.time()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(UpstreamError("the native service switched protocols"))
+        except httptools.HttpParserError as exc:
+            self._fail(UpstreamError(f"bad answer from the native service ({exc.__class__.__name__})"))
+
+    def connection_lost(self, exc) -> None:
+        self.closed = True
+        self._cancel_timer()
+        if self.response is not None or self.headers_future is not None:
+            if not self.got_bytes and self.reused:
+                self._fail(_Stale("the pooled connection was closed"))
+            else:
+                self._fail(UpstreamError("the native service closed the connection"))
+        waiter = self.drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(UpstreamError("connection lost while sending"))
+        self.pool._forget(self)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        waiter = self.drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # --- httptools callbacks -----------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.response.headers = []  # type: ignore[union-attr]
+
+    def on_status(self, status: bytes) -> None:
+        self.response.reason = status.decode("latin-1")  # type: ignore[union-attr]
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.response.headers.append((name.decode("latin-1"), value.decode("utf-8", "surrogateescape")))  # type: ignore[union-attr]
+
+    def on_headers_complete(self) -> None:
+        response = self.response
+        status = self.parser.get_status_code()
+        if 100 <= status < 200:  # informational (103 Early Hints...): wait for the final answer
+            return
+        response.status = status  # type: ignore[union-attr]
+        self.keep_alive = self.parser.should_keep_alive()
+        for name, value in response.headers:  # type: ignore[union-attr]
+            lower = name.lower()
+            if lower == "content-length":
+                try:
+                    response.content_length = int(value)  # type: ignore[union-attr]
+                except ValueError:
+                    pass
+            elif lower == "transfer-encoding" and "chunked" in value.lower():
+                response.chunked = True  # type: ignore[union-attr]
+        future = self.headers_future
+        self.headers_future = None
+        if response.method == "HEAD" or status in (204, 304):  # type: ignore[union-attr]
+            # no body follows, whatever the headers say; llhttp cannot be told so: never reuse
+            self.keep_alive = self.keep_alive and status in (204, 304)
+            response._finish()  # type: ignore[union-attr]
+        if future is not None and not future.done():
+            future.set_result(response)
+
+    def on_body(self, body: bytes) -> None:
+        if self.response is not None and not self.response._done:
+            self.response._feed(body)
+
+    def on_message_complete(self) -> None:
+        response = self.response
+        if response is None or response.status == 0:  # an informational answer ended
+            return
+        response._finish()
+        self._cancel_timer()
+
+    # --- use ---------------------------------------------------------------------------------
+
+    def _fail(self, error: BaseException) -> None:
+        self.keep_alive = False
+        future = self.headers_future
+        self.headers_future = None
+        if future is not None and not future.done():
+            future.set_exception(error)
+        if self.response is not None:
+            self.response._finish(error)
+        if self.transport is not None and not self.closed:
+            self.transport.abort()
+
+    def pause(self) -> None:
+        if not self.paused and self.transport is not None and not self.closed:
+            self.paused = True
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        if self.paused and self.transport is not None and not self.closed:
+            self.paused = False
+            self.last_read = self.loop.time()
+            self.transport.resume_reading()
+
+    def _arm_timer(self) -> None:
+        if self.read_timeout is not None:
+            self.last_read = self.loop.time()
+            self.timer = self.loop.call_at(self.last_read + self.read_timeout, self._check_timeout)
+
+    def _cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _check_timeout(self) -> None:
+        self.timer = None
+        if self.read_timeout is None or (self.response is not None and self.response._done):
+            return
+        if self.paused:  # the reader is slow, not the native service
+            self.timer = self.loop.call_at(self.loop.time() + self.read_timeout, self._check_timeout)
+            return
+        due = self.last_read + self.read_timeout
+        if self.loop.time() >= due:
+            self._fail(TimeoutError("the native service did not answer in time"))
+        else:
+            self.timer = self.loop.call_at(due, self._check_timeout)
+
+    async def drain(self) -> None:
+        if self.closed:
+            raise UpstreamError("connection lost while sending")
+        if self.write_paused:
+            self.drain_waiter = self.loop.create_future()
+            try:
+                await self.drain_waiter
+            finally:
+                self.drain_waiter = None
+
+    def finished(self, response: UpstreamResponse, complete: bool) -> None:
+        self._cancel_timer()
+        self.response = None
+        if complete and self.keep_alive and self.body_sent and not self.closed and not self.paused:
+            self.pool._put_back(self)
+        else:
+            self.close()
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.closed = True
+            self.transport.close()
+        self.pool._forget(self)
+
+
+def _consume(task: asyncio.Future) -> None:
+    """A body writer that failed after the answer came: its error is the connection's end, not news."""
+    if not task.cancelled():
+        task.exception()
+
+
+class UpstreamPool:
+    """Pooled connections to native services, ``limit`` in all."""
+
+    def __init__(self, limit: int = 256) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.limit = limit
+        self._idle: dict[tuple, list[_Connection]] = {}
+        self._open: set[_Connection] = set()
+        self._opening = 0
+        self._waiters: collections.deque[asyncio.Future] = collections.deque()
+        self._contexts: dict[object, _ssl.SSLContext | None] = {}
+        self._closed = False
+
+    def _context(self, scheme: str, verify) -> _ssl.SSLContext | None:
+        if scheme != "https":
+            return None
+        if isinstance(verify, _ssl.SSLContext):
+            return verify
+        context = self._contexts.get(bool(verify))
+        if context is None:
+            context = _ssl.create_default_context()
+            if not verify:
+                context.check_hostname = False
+                context.verify_mode = _ssl.CERT_NONE
+            self._contexts[bool(verify)] = context
+        return context
+
+    # --- pool bookkeeping ----------------------------------------------------------------------
+
+    def _put_back(self, conn: _Connection) -> None:
+        conn.idle_since = self.loop.time()
+        while self._waiters:  # hand it over to someone waiting for a slot: close it and let them open
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._idle.setdefault(conn.key, []).append(conn)
+                waiter.set_result(None)
+                return
+        self._idle.setdefault(conn.key, []).append(conn)
+
+    def _forget(self, conn: _Connection) -> None:
+        if conn in self._open:
+            self._open.discard(conn)
+            idle = self._idle.get(conn.key)
+            if idle and conn in idle:
+                idle.remove(conn)
+            self._wake_one()
+
+    def _wake_one(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _take_idle(self, key: tuple) -> _Connection | None:
+        idle = self._idle.get(key)
+        now = self.loop.time()
+        while idle:
+            conn = idle.pop()
+            if not conn.closed and now - conn.idle_since < IDLE_KEEP:
+                return conn
+            conn.close()
+        return None
+
+    def _close_one_idle(self) -> bool:
+        for idle in self._idle.values():
+            if idle:
+                idle.pop(0).close()
+                return True
+        return False
+
+    async def _acquire(self, key: tuple, scheme: str, host: str, port: int, verify, deadline: float | None) -> _Connection:
+        while True:
+            if self._closed:
+                raise UpstreamError("the client is closed")
+            conn = self._take_idle(key)
+            if conn is not None:
+                conn.reused = True
+                return conn
+            if len(self._open) + self._opening < self.limit or self._close_one_idle():
+                break
+            waiter = self.loop.create_future()
+            self._waiters.append(waiter)
+            timeout = None if deadline is None else max(0.0, deadline - self.loop.time())
+            try:
+                await asyncio.wait_for(waiter, timeout)
+            except asyncio.TimeoutError:
+                raise TimeoutError("no free connection to the native service in time") from None
+        self._opening += 1
+        try:
+            timeout = None if deadline is None else max(0.0, deadline - self.loop.time())
+            context = self._context(scheme, verify)
+            _, conn = await asyncio.wait_for(
+                self.loop.create_connection(lambda: _Connection(self, key), host, port, ssl=context,
+                                            server_hostname=host if context is not None else None),
+                timeout,
+            )
+        except asyncio.TimeoutError:
+            raise TimeoutError("connecting to the native service timed out") from None
+        except (OSError, _ssl.SSLError) as exc:
+            raise UpstreamError(f"cannot connect to the native service ({exc.__class__.__name__})") from None
+        finally:
+            self._opening -= 1
+            if len(self._open) + self._opening < self.limit:
+                self._wake_one()
+        self._open.add(conn)
+        return conn
+
+    # --- requests ------------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        headers: Iterable[tuple[str, str]],
+        body: AsyncIterator[bytes] | None = None,
+        *,
+        length: int | None = None,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        verify=True,
+    ) -> UpstreamResponse:
+        """Send a request; returns once the answer's status and headers are in.
+
+        ``headers`` go as given (the Host header is added from ``url``); with a ``body`` and no
+        ``length``, the body is sent chunked."""
+        base, target = split_target(url)
+        scheme, host, port, host_header = split_url(base)
+        lines = [f"{method} {target} HTTP/1.1\r\nHost: {host_header}\r\n"]
+        declared = False
+        for name, value in headers:
+            if "\r" in value or "\n" in value or "\r" in name or "\n" in name or ":" in name:
+                raise ValueError("header with a line break or colon")
+            if not declared and len(name) == 14 and name.lower() == "content-length":
+                declared = True
+            lines.append(f"{name}: {value}\r\n")
+        if body is not None and length is None:
+            lines.append("Transfer-Encoding: chunked\r\n")
+        elif body is None and not declared and method not in NO_BODY_METHODS:
+            lines.append("Content-Length: 0\r\n")
+        lines.append("\r\n")
+        head = "".join(lines).encode("utf-8", "surrogateescape")
+        key = (scheme, host, port, id(verify) if isinstance(verify, _ssl.SSLContext) else bool(verify))
+        deadline = None if connect_timeout is None else self.loop.time() + connect_timeout
+        for attempt in (0, 1):
+            conn = await self._acquire(key, scheme, host, port, verify, deadline)
+            try:
+                return await self._exchange(conn, method, head, body, length, read_timeout)
+            except _Stale:
+                if attempt or body is not None or method not in RETRYABLE:
+                    raise UpstreamError("the native service closed the connection") from None
+        raise AssertionError("unreachable")
+
+    async def _exchange(self, conn: _Connection, method: str, head: bytes, body, length, read_timeout) -> UpstreamResponse:
+        response = UpstreamResponse(conn, method)
+        conn.response = response
+        conn.got_bytes = False
+        conn.keep_alive = False
+        conn.read_timeout = read_timeout
+        conn.headers_future = future = self.loop.create_future()
+        writer = None
+        conn.body_sent = body is None
+        try:
+            conn.transport.write(head)  # type: ignore[union-attr]
+            conn._arm_timer()
+            if body is not None:
+                writer = asyncio.ensure_future(self._send_body(conn, body, length is None))
+                writer.add_done_callback(_consume)
+                done, _ = await asyncio.wait((future, writer), return_when=asyncio.FIRST_COMPLETED)
+                if writer in done and writer.exception() is not None:
+                    raise writer.exception()  # type: ignore[misc]
+            return await future
+        except BaseException:
+            conn.headers_future = None
+            if not future.done():
+                future.cancel()
+            if writer is not None and not writer.done():
+                writer.cancel()
+            conn.response = None
+            conn.keep_alive = False
+            conn.close()
+            raise
+
+    async def _send_body(self, conn: _Connection, body: AsyncIterator[bytes], chunked: bool) -> None:
+        transport = conn.transport
+        async for chunk in body:
+            if not chunk:
+                continue
+            if chunked:
+                transport.writelines((b"%x\r\n" % len(chunk), chunk, b"\r\n"))  # type: ignore[union-attr]
+            else:
+                transport.write(chunk)  # type: ignore[union-attr]
+            conn.last_read = conn.loop.time()  # the read timeout runs from the end of the request
+            await conn.drain()
+        if chunked:
+            transport.write(b"0\r\n\r\n")  # type: ignore[union-attr]
+        conn.body_sent = True
+
+    async def close(self) -> None:
+        self._closed = True
+        for conn in list(self._open):
+            conn.close()
+        self._idle.clear()
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_exception(UpstreamError("the client is closed"))
