@@ -7,6 +7,7 @@ so without ``admin`` configured they are refused.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -70,10 +71,42 @@ def routes(gateway: "GatewayHost") -> list[web.RouteDef]:
         ids = {(route.api.name, route.api.version): route.api.id for route in gateway.runtime.routes.values()}
         return items, ids
 
+    exports: dict = {"runtime": None}
+
+    async def exportable() -> tuple[list[dict], dict, dict[str, str]]:
+        """The APIs a child can get whole, their ids, and why the others are withheld (by id).
+
+        Each API is exported and read back once per runtime (see ``build_archive``): one whose
+        export would reach a child weaker than it is here (a policy or file that cannot travel) is
+        not offered at all, and the log says why, so no child ever enforces less than its parent.
+        """
+        from microgw.sync.archive import ArchiveError, api_id, build_archive, version_text
+
+        def check(items: list[dict], ids: dict) -> tuple[list[dict], dict[str, str]]:
+            offered, withheld = [], {}
+            for item in items:
+                key = (str(item["name"]), version_text(item["version"]))
+                try:
+                    build_archive([item], ids=ids)
+                except ArchiveError as exc:
+                    withheld[ids.get(key) or api_id(*key)] = str(exc)
+                    continue
+                offered.append(item)
+            return offered, withheld
+
+        runtime = gateway.runtime
+        if exports["runtime"] is not runtime:
+            items, ids = served_apis()
+            offered, withheld = await asyncio.to_thread(check, items, ids)  # files read, archives parsed
+            for reason in withheld.values():
+                log.warning("an API is not served to child gateways: %s", reason)
+            exports.update(runtime=runtime, offered=offered, ids=ids, withheld=withheld)
+        return exports["offered"], exports["ids"], exports["withheld"]
+
     async def apis(request: web.Request) -> web.Response:
         from microgw.sync.archive import api_list
 
-        items, ids = served_apis()
+        items, ids, _ = await exportable()
         return json_response(api_list(items, ids))
 
     async def archive(request: web.Request) -> web.Response:
@@ -82,10 +115,14 @@ def routes(gateway: "GatewayHost") -> list[web.RouteDef]:
         wanted = request.query.getall("apis", [])
         if not wanted:
             raise bad_request("Name the APIs to export: ?apis=<id>[,<id>] or ?apis=*")
-        items, ids = served_apis()
+        items, ids, withheld = await exportable()
+        named = [part.strip() for item in wanted for part in item.split(",")]
+        refused = [f"{ident}: {withheld[ident]}" for ident in dict.fromkeys(named) if ident in withheld]
+        if refused:
+            raise bad_request("Not exported (a child would enforce less than this gateway): " + "; ".join(refused))
         try:
             chosen = select_apis(items, wanted, ids)
-            body = build_archive(chosen, ids=ids)
+            body = build_archive(chosen, ids=ids, verify=False)  # each was verified by exportable()
         except ArchiveError as exc:
             raise bad_request(str(exc)) from None
         return web.Response(

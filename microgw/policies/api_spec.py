@@ -364,4 +364,12 @@ VENDOR = VendorTemplate(
     to_yaml=_from_vendor,
 )
 
-POLICY = Policy(name="validateAPISpec", schema=SCHEMA, parse=parse, build=build, vendor=(VENDOR,))
+def portable(data: Mapping[str, Any], nested: Any) -> dict[str, Any]:
+    """A child cannot read the parent's file: the definition travels inline (read now, as a reload would)."""
+    out = {key: value for key, value in data.items() if key != "spec"}
+    if "spec" in data:
+        out["definition"] = _load(data)
+    return out
+
+
+POLICY = Policy(name="validateAPISpec", schema=SCHEMA, parse=parse, build=build, vendor=(VENDOR,), portable=portable)

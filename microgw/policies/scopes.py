@@ -159,4 +159,9 @@ class Scoped:
         return default
 
 
-POLICY = Policy(name=NAME, schema=SCHEMA, parse=parse, build=build, check=check)
+def portable(items: list, nested: Any) -> list:
+    """Each scope's policies made portable as the API's are."""
+    return [{**item, "policies": nested(item.get("policies") or {})} for item in items]
+
+
+POLICY = Policy(name=NAME, schema=SCHEMA, parse=parse, build=build, check=check, portable=portable)

@@ -61,6 +61,14 @@ def _provides_nothing(config: Any) -> frozenset[str]:
     return frozenset()
 
 
+Portable = Callable[[Any], Any]
+"""Makes a nested ``policies`` mapping portable (what :attr:`Policy.portable` gets for policies it holds)."""
+
+
+def _as_written(config: Any, nested: Portable) -> Any:
+    return config
+
+
 @dataclass(frozen=True)
 class Policy:
     """One policy: the key it has under an API's ``policies``, and everything about it."""
@@ -72,3 +80,7 @@ class Policy:
     check: Callable[[Any, PolicyChecks], None] = _no_checks
     provides: Callable[[Any], frozenset[str]] = _provides_nothing
     vendor: tuple[VendorTemplate, ...] = ()  # the vendor archive templates it imports
+    # The YAML configuration as another gateway can use it (a parent exporting to its children):
+    # files it names read and inlined, policies it holds made portable with ``nested``. Raises
+    # ValueError when it cannot be (the API is then not exported: a child never enforces less).
+    portable: Callable[[Any, Portable], Any] = _as_written

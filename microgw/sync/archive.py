@@ -49,10 +49,18 @@ Export writes stable ids (:func:`api_id`, uuid5 of name and version, unless ``id
 vendor's), sorted members and fixed timestamps. What the vendor form cannot carry (``methods``,
 ``tls_verify``, ``mock`` and its timeouts, the exact ``endpoint`` when it has no ``${sys:resource_path}``, the ``jwt``
 policy, ``identify.default_application``, ``outbound.remove_headers`` beyond Authorization and
-``outbound.identity_headers``) travels in the API JSON under ``microgwExtensions`` (``format: 1``), so
-``load_archive(build_archive(apis))`` gives ``[canonical_api(a) for a in apis]``. The vendor form stays
-authoritative for what it expresses; a vendor gateway ignores the extension (and so the JWT checks
-and headers only microgw knows).
+``outbound.identity_headers``, and every other policy unit of the registry, as written) travels in the
+API JSON under ``microgwExtensions`` (``format: 1``), so ``load_archive(build_archive(apis))`` gives
+``[canonical_api(a) for a in apis]``. The vendor form stays authoritative for what it expresses; a
+vendor gateway ignores the extension (and so the JWT checks, headers and mediation policies only
+microgw's export carries).
+
+A child must never enforce less than its parent, so export and import fail closed, for any policy
+a registry may hold now or later: each unit's :attr:`~microgw.policies.unit.Policy.portable` form is
+written (files inlined; a unit that cannot be made portable refuses the API), and ``build_archive``
+reads its own archive back and refuses any API that would not arrive equal (``verify``). The reader
+refuses an extension it cannot read whole (another format, a policy this microgw does not know),
+also when skipping unsupported policies (the API is then not loaded).
 """
 
 from __future__ import annotations
@@ -69,6 +77,7 @@ from microgw.config import schema
 from microgw.config.ids import _NAMESPACE, api_id, version_text
 from microgw.config.errors import format_path
 from microgw.config.urls import repoint
+from microgw.policies.registry import CATALOG
 from microgw.sync import policies_map as pm
 from microgw.sync import scopes_map
 from microgw.sync.archive_zip import MAX_BYTES, ArchiveError, SafeZip, json_bytes, write_zip
@@ -94,6 +103,8 @@ _KINDS = ("API", "Policy", "PolicyAction")
 _OTHER_KINDS = ("Alias", "Application", "RegisteredApplication", "Strategy", "PassmanData")  # several members may share an id
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$")
 _STAGE_ORDER = ("transport", "IAM", "routing")
+_CORE_POLICIES = ("jwt", "identify", "outbound")  # written as vendor actions (+ their extension fields)
+_EXPORTED_FIELDS = frozenset({"id", "name", "version", "description", "active", "endpoint", "mock", "protocols", "methods", "timeouts", "tls_verify", "append_resource", "policies"})
 
 
 # --- ids and summaries (api_id and version_text live in config.ids, shared with the loader) ------
@@ -516,6 +527,7 @@ class _Reader:
             return None
         for action in self._actions(document, label):
             importer.add(action)
+        carried = self._carried_policies(document, importer)
         scoped: list[dict[str, Any]] = []
         for scope in document.get("scopes") or ():
             if not isinstance(scope, dict):
@@ -533,6 +545,7 @@ class _Reader:
             return None
         if scoped:
             importer.policies["scopes"] = scoped
+        importer.policies.update(carried)  # microgw's own export: the exact YAML wins over vendor templates
         spec = importer.policies.get("validateAPISpec")
         if spec is not None and "spec" not in spec and "definition" not in spec:
             spec["definition"] = copy.deepcopy(definition)  # validated against the API's own definition
@@ -578,6 +591,34 @@ class _Reader:
                     name = _display(action.get("names")) or template or action_id
                     actions.append(pm.Action(action_id, template, name, pm.params(action.get("parameters")), policy_name, stage_key))
         return actions
+
+    def _carried_policies(self, document: dict, importer: pm.Importer) -> dict[str, Any]:
+        """The policy units a microgw parent carried in ``microgwExtensions.policies`` (see
+        :func:`_extension`), each as written. An extension this microgw cannot read whole (an unknown
+        format, a policy it does not know) refuses the API, also when skipping: it would enforce
+        less than the gateway that exported it."""
+        extension = document.get(EXTENSION)
+        if extension is None:
+            return {}
+        if not isinstance(extension, dict) or extension.get("format") != EXTENSION_FORMAT:
+            shown = extension.get("format") if isinstance(extension, dict) else type(extension).__name__
+            importer.unsupported(EXTENSION, f"format {shown!r} (this microgw reads format {EXTENSION_FORMAT})", guards=True)
+            return {}
+        extra = extension.get("policies")
+        if extra is None:
+            return {}
+        if not isinstance(extra, dict):
+            importer.problems.append(f"{importer.api}: {EXTENSION}.policies is not an object")
+            return {}
+        carried = {}
+        for name, config in extra.items():
+            if name in _CORE_POLICIES:
+                continue
+            if name not in CATALOG:
+                importer.unsupported(f"{EXTENSION}.policies", f"policy {name!r} (its parent enforces it; a newer microgw may know it)", guards=True)
+            elif config is not None:
+                carried[name] = copy.deepcopy(config)
+        return carried
 
     def _assemble(self, document: dict, definition: dict, name: str, version: str, importer: pm.Importer) -> dict[str, Any]:
         label = importer.api
@@ -630,8 +671,7 @@ class _Reader:
     def _extend(self, api: dict, extension: Any, label: str) -> None:
         """microgw's own fields (see the module docstring); the vendor form wins where it speaks."""
         if not isinstance(extension, dict) or extension.get("format") != EXTENSION_FORMAT:
-            self.warnings.append(f"{label}: ignored {EXTENSION} of an unknown format")
-            return
+            return  # refused by _carried_policies
         for key in ("methods", "tls_verify", "mock"):
             if key in extension:
                 api[key] = copy.deepcopy(extension[key])
@@ -660,10 +700,11 @@ class _Reader:
 
 # --- export ------------------------------------------------------------------------------------
 
-def build_archive(apis: Iterable[Mapping[str, Any]], *, ids: Mapping[tuple[str, str], str] | None = None) -> bytes:
+def build_archive(apis: Iterable[Mapping[str, Any]], *, ids: Mapping[tuple[str, str], str] | None = None, verify: bool = True) -> bytes:
     """A zip in the vendor's layout holding ``apis`` (dicts in our YAML form, schema-valid) with
     their policies. ``ids`` maps ``(name, version)`` to the id to use (e.g. the vendor's); others
-    get :func:`api_id`. Raises :class:`ArchiveError` for invalid or duplicate APIs."""
+    get :func:`api_id`. Raises :class:`ArchiveError` for invalid or duplicate APIs, and (``verify``)
+    for any API that reading the archive back would not give whole (see :func:`_verify`)."""
     apis = list(apis)
     problems = []
     for index, api in enumerate(apis):
@@ -672,21 +713,84 @@ def build_archive(apis: Iterable[Mapping[str, Any]], *, ids: Mapping[tuple[str, 
         basic = ((api.get("policies") or {}).get("outbound") or {}) if isinstance(api, Mapping) else {}
         if basic.get("auth") == "HTTP_BASIC" and not basic.get("basic"):
             problems.append(f"{where}: HTTP_BASIC needs basic: {{user, password}}")
+        if isinstance(api, Mapping):
+            unknown = sorted(set(api) - _EXPORTED_FIELDS)
+            if unknown:
+                problems.append(f"{where}: {', '.join(unknown)} cannot be exported (a child would not get it)")
+    if problems:
+        raise ArchiveError(problems)
+    portable = []
+    for api in apis:
+        try:
+            portable.append(portable_api(api))
+        except ValueError as exc:
+            problems.append(f"API {api['name']!r} version {version_text(api['version'])!r}: not exported: {exc}")
     if problems:
         raise ArchiveError(problems)
     files: dict[str, bytes] = {}
     assets: list[str] = []
     report: list[dict] = []
     seen: set[tuple[str, str]] = set()
-    for api in map(canonical_api, apis):
+    expected: list[dict[str, Any]] = []
+    for api in map(canonical_api, portable):
         key = (api["name"], api["version"])
         if key in seen:
             raise ArchiveError(f"API {key[0]!r} version {key[1]!r} is given twice")
         seen.add(key)
+        expected.append(api)
         _write_api(api, _id_for(api, ids), files, assets, report)
     files[MANIFEST] = _manifest_xml(assets)
     files[REPORT] = json_bytes(report)
-    return write_zip(files)
+    data = write_zip(files)
+    if verify:
+        _verify(data, expected)
+    return data
+
+
+def portable_api(api: Mapping[str, Any]) -> dict[str, Any]:
+    """``api`` as another gateway can use it: each policy unit's :attr:`~microgw.policies.unit.Policy.portable`
+    form (files inlined, nested policies too). Raises ValueError naming the policy that cannot be."""
+    out = dict(api)
+    if api.get("policies"):
+        out["policies"] = portable_policies(api["policies"])
+    return out
+
+
+def portable_policies(policies: Mapping[str, Any], where: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, config in policies.items():
+        unit = CATALOG.get(name)
+        if unit is None:
+            raise ValueError(f"policy {where}{name} is not known")
+        if config is None:
+            out[name] = None
+            continue
+        try:
+            out[name] = unit.portable(copy.deepcopy(config), lambda inner, at=f"{where}{name}.": portable_policies(inner, at))
+        except ValueError as exc:
+            raise ValueError(f"policy {where}{name}: {exc}") from None
+    return out
+
+
+def _verify(data: bytes, expected: list[dict[str, Any]]) -> None:
+    """Read the archive back as a child will: an API that would arrive different (a policy or field
+    the importer drops or changes) is refused here, so a child never enforces less than its parent."""
+    try:
+        content = load_archive(data)
+    except ArchiveError as exc:
+        raise ArchiveError([f"the export would not load on a child: {p}" for p in exc.problems]) from None
+    arrived = {(a["name"], a["version"]): a for a in content.apis}
+    problems = []
+    for api in expected:
+        got = arrived.get((api["name"], api["version"]), {})
+        if got == api:
+            continue
+        fields = sorted(k for k in set(api) | set(got) if k != "policies" and api.get(k) != got.get(k))
+        ours, theirs = api.get("policies") or {}, got.get("policies") or {}
+        fields += [f"policies.{n}" for n in sorted(set(ours) | set(theirs)) if ours.get(n) != theirs.get(n)]
+        problems.append(f"API {api['name']!r} version {api['version']!r}: not exported: {', '.join(fields) or 'the API'} would not reach a child as configured")
+    if problems:
+        raise ArchiveError(problems)
 
 
 def _derived(owner: str, what: str) -> str:
@@ -775,6 +879,9 @@ def _extension(api: dict) -> dict[str, Any]:
         outbound_extra["identity_headers"] = copy.deepcopy(outbound["identity_headers"])
     if outbound_extra:
         extra["outbound"] = outbound_extra
+    for name, config in policies.items():  # every other policy unit, exactly as written
+        if name not in _CORE_POLICIES:
+            extra[name] = copy.deepcopy(config)
     extension["policies"] = extra
     return extension
 

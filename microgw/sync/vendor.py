@@ -217,7 +217,7 @@ def rename_parent_local(document: dict[str, Any]) -> str | None:
     ``local`` is the issuing gateway itself. Taken over as it is, it would replace the child's own
     ``local`` server (or lend the child the parent's issuer name), so the child's tokens would stop
     validating. The references the download makes to it move along: ``jwt.auth_servers`` of its
-    APIs and the ``authServerAlias`` of its applications' strategies (absent means ``local``).
+    APIs (and of their scopes) and the ``authServerAlias`` of its applications' strategies (absent means ``local``).
     Returns the new id, or None when the parent offered no ``local`` server.
     """
     servers = (document.get("security_settings") or {}).get("auth_servers") or []
@@ -233,10 +233,18 @@ def rename_parent_local(document: dict[str, Any]) -> str | None:
             server["id"] = new_id
             if server.get("name") in (None, LOCAL_SERVER_ID):
                 server["name"] = new_id
-    for api in document.get("apis") or []:
-        jwt = (api.get("policies") or {}).get("jwt")
+    def rename_in(policies: Any) -> None:
+        if not isinstance(policies, dict):
+            return
+        jwt = policies.get("jwt")
         if isinstance(jwt, dict) and isinstance(jwt.get("auth_servers"), list):
             jwt["auth_servers"] = [new_id if s == LOCAL_SERVER_ID else s for s in jwt["auth_servers"]]
+        for scope in policies.get("scopes") or ():  # a scope's jwt means the parent's server too
+            if isinstance(scope, dict):
+                rename_in(scope.get("policies"))
+
+    for api in document.get("apis") or []:
+        rename_in(api.get("policies"))
     for app in document.get("applications") or []:
         for strategy in app.get("strategies") or []:
             if not isinstance(strategy, dict) or strategy.get("type") != "JWT_HSA":
