@@ -14,10 +14,11 @@ class GatewayError(Exception):
 
     ``challenge`` is the auth scheme for ``WWW-Authenticate`` (``"Bearer"`` or ``"Basic"``) or None;
     ``bearer_error`` is the RFC 6750 error code (``invalid_token``, ``invalid_request``,
-    ``insufficient_scope``) and is left out of the challenge when the client sent no credentials.
+    ``insufficient_scope``) and is left out of the challenge when the client sent no credentials;
+    ``scope`` (space-separated) tells an ``insufficient_scope`` client which scopes would do.
     """
 
-    __slots__ = ("status", "code", "message", "challenge", "bearer_error", "headers")
+    __slots__ = ("status", "code", "message", "challenge", "bearer_error", "headers", "scope")
 
     def __init__(
         self,
@@ -28,6 +29,7 @@ class GatewayError(Exception):
         challenge: str | None = None,
         bearer_error: str | None = None,
         headers: dict[str, str] | None = None,
+        scope: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -36,6 +38,7 @@ class GatewayError(Exception):
         self.challenge = challenge
         self.bearer_error = bearer_error
         self.headers = headers or {}
+        self.scope = scope  # RFC 6750 §3: the scopes needed, with insufficient_scope
 
     def __repr__(self) -> str:
         return f"GatewayError({self.status}, {self.code!r}, {self.message!r})"

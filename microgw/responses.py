@@ -30,6 +30,8 @@ def challenge(error: GatewayError, realm: str) -> str | None:
     if error.bearer_error:
         parts.append(f"error={_quote(error.bearer_error)}")
         parts.append(f"error_description={_quote(error.message)}")
+    if error.scope:
+        parts.append(f"scope={_quote(error.scope)}")
     return ", ".join(parts)
 
 

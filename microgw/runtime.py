@@ -26,6 +26,7 @@ from microgw.policies import app_signed, pipeline
 from microgw.policies.transport import TransportStage
 from microgw.services import Services
 from microgw.tokens.cache import VerifiedTokenCache
+from microgw.tokens.introspection import Introspector
 from microgw.tokens.issuer import TokenIssuer
 from microgw.tokens.validator import AuthServer, TokenValidator
 from microgw.routing import Route, UpstreamTarget
@@ -137,7 +138,8 @@ def _security_services(settings: Settings, client_ssl: ssl.SSLContext, previous:
             validator = TokenValidator(servers, default_skew=security.clock_skew, cache=cache, max_token_length=security.max_token_length)
         except ValueError as exc:
             raise KeyProblem("security_settings.auth_servers", str(exc)) from None
-    background: list = list(remotes)
+    introspectors = _introspectors(settings, client_ssl, reuse)
+    background: list = list(remotes) + list(introspectors.values())
     if keyring is not None and settings.issuer.key_alias is None:  # managed keys: follow rotations
         background.append(KeyFolderWatcher(keyring, Path(settings.state_dir) / "keys"))
     saved = tuple(s.remote for b in built for s in b.sources if isinstance(s, FallbackKeySource))
@@ -152,7 +154,24 @@ def _security_services(settings: Settings, client_ssl: ssl.SSLContext, previous:
         users=UserDirectory({u.name: u.password for u in settings.users}, warn_plain=False),  # the loader warns
         admin_users=UserDirectory({settings.admin.user: settings.admin.password} if settings.admin else {}, warn_plain=False),
         applications=applications,
+        introspectors=MappingProxyType(introspectors),
     )
+
+
+def _introspectors(settings: Settings, client_ssl: ssl.SSLContext, reuse: dict) -> dict[str, Introspector]:
+    """One RFC 7662 introspector per auth server with ``remoteIntrospectionConfig``; an unchanged one
+    of the previous runtime is kept, cache and breaker included."""
+    found: dict[str, Introspector] = {}
+    for index, server in enumerate(settings.security.auth_servers):
+        if server.introspection is None:
+            continue
+        skew = settings.security.clock_skew if server.clock_skew is None else server.clock_skew
+        try:
+            made = Introspector(server.id, server.name, server.issuer, server.introspection, clock_skew=skew, ssl_context=client_ssl)
+        except ValueError as exc:
+            raise KeyProblem(f"security_settings.auth_servers[{index}].remoteIntrospectionConfig", str(exc)) from None
+        found[server.id] = reuse.get(made.reuse_key, made)
+    return found
 
 
 def _hmac_sources(applications: ApplicationIndex) -> dict[str, list]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from microgw.applications.hostnames import ReverseDns
 from microgw.applications.index import ApplicationIndex
@@ -34,3 +34,7 @@ class Services:
     admin_users: UserDirectory = field(default_factory=lambda: UserDirectory({}))  # the admin user alone
     applications: ApplicationIndex | None = None
     reverse_dns: ReverseDns = field(default_factory=ReverseDns)
+    # RFC 7662 introspectors by auth server id (issue 13). A policy unit cannot bring runtime-wide
+    # parts of its own; the introspection cache and circuit breaker must be shared by every API and
+    # survive reloads, so they live here and in `background` like the remote JWKS sources.
+    introspectors: Mapping[str, Any] = field(default_factory=dict)

@@ -4,6 +4,7 @@
 - ``upstream``: the native service (tests/support/upstream.py);
 - ``idp`` / ``jwks_server``: the identity provider and its JWKS (tests/support/idp.py): ``idp`` holds keys
   and mints tokens, ``jwks_server`` serves whatever document, status or delay a test sets;
+- ``introspection_server``: an RFC 7662 introspection endpoint (tests/support/introspection.py);
 - ``parent``: a fake vendor parent answering the REST subset a child downloads (tests/support/parent.py);
 - and ``client`` (an aiohttp session), ``ca`` (a trustme CA).
 """
@@ -18,6 +19,7 @@ import trustme
 
 from support.gateway import start_gateway, write_config
 from support.idp import IdentityProvider, JwksServer
+from support.introspection import IntrospectionServer
 from support.parent import FakeParent
 from support.upstream import Upstream
 
@@ -103,3 +105,11 @@ async def parent():
     fake = await FakeParent().start()
     yield fake
     await fake.stop()
+
+
+@pytest.fixture
+async def introspection_server():
+    """An RFC 7662 endpoint (``introspection_server.url``); a test fills ``tokens``."""
+    server = await IntrospectionServer().start()
+    yield server
+    await server.stop()

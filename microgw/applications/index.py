@@ -38,7 +38,7 @@ class ApplicationIndex:
     """
 
     __slots__ = ("_all", "_ids", "_keys", "_users", "_hosts", "_addresses", "_claims", "_claim_names",
-                 "_names_by_member", "_hmac")
+                 "_names_by_member", "_hmac", "_clients")
 
     def __init__(self, apps: Iterable[Application]) -> None:
         self._all: tuple[Application, ...] = tuple(sorted(apps, key=_by_id))
@@ -61,6 +61,11 @@ class ApplicationIndex:
         self._addresses = AddressTable(((rng, app) for app in self._all for rng in app.ip_ranges), key=_by_id)
         self._claims, self._claim_names, self._names_by_member = _claim_index(self._all)
         self._hmac = tuple((app, strategy) for app in self._all for strategy in app.strategies)
+        clients: dict[str, set[str]] = {}
+        for app in self._all:
+            for client_id in app.client_ids | {app.id}:
+                clients.setdefault(client_id, set()).add(app.id)
+        self._clients = {cid: tuple(self._ids[i] for i in sorted(ids)) for cid, ids in clients.items()}
 
     def all(self) -> tuple[Application, ...]:
         return self._all
@@ -78,6 +83,11 @@ class ApplicationIndex:
     def by_basic_user(self, user: str) -> tuple[Application, ...]:
         """Applications listing this HTTP Basic user name (exact, case-sensitive)."""
         return self._users.get(user, ())
+
+    def by_client_id(self, client_id: str) -> tuple[Application, ...]:
+        """Applications an OAuth 2 ``client_id`` names: those listing it in ``client_ids``, and the
+        application whose id it is (this gateway's own tokens carry ``client_id`` = application id)."""
+        return self._clients.get(client_id, ())
 
     def by_hostname(self, host: str) -> tuple[Application, ...]:
         """Applications listing this host name (case-insensitive, trailing dot ignored)."""

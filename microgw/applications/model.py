@@ -52,6 +52,7 @@ class Application:
     strategies: tuple[HmacStrategy, ...] = ()
     description: str = ""
     api_ids: frozenset[str] = frozenset()
+    client_ids: frozenset[str] = frozenset()  # OAuth 2 clients (concise client_ids; vendor OAUTH2 strategies)
 
     def registered_for(self, api_name: str, api_version: str, api_id: str | None = None) -> bool:
         """Is the application registered for this API (by name and version, by name, or by id)?

@@ -20,6 +20,8 @@ Vendor mapping decisions:
 * ``apiKey`` and ``token`` identifiers and ``accessTokens.apiAccessKey_credentials.apiAccessKey``
   (or ``accessTokens.apiAccessKey.apiAccessKey``, the Swagger model's name) are API keys;
 * ``authStrategyIds`` are resolved against the ``strategies`` given beside the applications;
+  an ``OAUTH2*`` strategy's ``clientRegistration.clientId`` is one of the application's
+  ``client_ids`` (the ``oAuth2Token`` identification finds it by a token's ``client_id``);
 * identifiers in the vendor's current shape ``namedValues: [{name, values}]`` are read beside
   ``value``: for claims identifiers each named value is one claim of the set (one value: that value;
   several: a list, which the token must carry whole); for the other types the values are the
@@ -142,6 +144,7 @@ class _Draft:
     claim_sets: list[tuple[list, Mapping[str, Any]]] = field(default_factory=list)
     apis: list[str] = field(default_factory=list)
     api_ids: list[str] = field(default_factory=list)
+    client_ids: list[str] = field(default_factory=list)
     strategies: list[tuple[list, Mapping[str, Any]]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
@@ -156,6 +159,7 @@ class _ConciseReader:
         draft.suspended = bool(item.get("suspended", False))
         draft.api_keys = [([*at, "api_keys", j], key) for j, key in enumerate(item.get("api_keys") or ())]
         draft.basic_users = list(item.get("basic_users") or ())
+        draft.client_ids = list(item.get("client_ids") or ())
         draft.ip_ranges = [([*at, "ip_ranges", j], text) for j, text in enumerate(item.get("ip_ranges") or ())]
         draft.hostnames = list(item.get("hostnames") or ())
         draft.claim_sets = [([*at, "claim_sets", j], cs) for j, cs in enumerate(item.get("claim_sets") or ())]
@@ -334,6 +338,7 @@ def _build(drafts: list[_Draft], secrets: Mapping[str, str] | None = None) -> tu
             apis=frozenset(draft.apis),
             strategies=tuple(strategies),
             api_ids=frozenset(draft.api_ids),
+            client_ids=frozenset(draft.client_ids) | frozenset(_oauth_clients(draft)),
         ))
     return tuple(apps), problems, warnings
 
@@ -369,11 +374,23 @@ def _claim_sets(draft: _Draft, problems: list[Problem]):
     return _parsed_once(draft.claim_sets, ClaimSet.of, problems)
 
 
+def _oauth_clients(draft: _Draft):
+    """The vendor's OAuth 2 strategies name the application's client: ``clientRegistration.clientId``."""
+    for _path, spec in draft.strategies:
+        if isinstance(spec, Mapping) and str(spec.get("type") or "").upper().startswith("OAUTH2"):
+            registration = spec.get("clientRegistration")
+            client_id = registration.get("clientId") if isinstance(registration, Mapping) else None
+            if isinstance(client_id, str) and client_id:
+                yield client_id
+
+
 def _strategy(
     draft: _Draft, path: list, spec: Mapping[str, Any], position: int, problems: list[Problem], warnings: list[Problem],
     secrets: Mapping[str, str],
 ) -> HmacStrategy | None:
     kind = spec.get("type")
+    if str(kind or "").upper().startswith("OAUTH2"):
+        return None  # its client id identifies the application (oAuth2Token), see _oauth_clients
     if kind != "JWT_HSA":
         warnings.append((path, f"strategy type {kind!r} is not an HMAC (JWT_HSA) strategy, ignored here"))
         return None

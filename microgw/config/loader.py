@@ -312,8 +312,20 @@ class _Builder:
             if has_keys and not server.issuer and not (server.id == sec.LOCAL_SERVER_ID and own):
                 self.fail([*where, "localIntrospectionConfig"], f"auth server {server.id!r} has keys but no issuer; tokens are matched to servers by `iss`")
             if server.introspection is not None:
-                alone = "; this auth server validates nothing" if not (server.jwks_uri or server.certificate_alias or server.jwks_inline) else ""
-                self.warn([*where, "remoteIntrospectionConfig"], f"remote introspection (RFC 7662) is not supported yet{alone}")
+                self.check_introspection(server.introspection, [*where, "remoteIntrospectionConfig"])
+
+    def check_introspection(self, config: sec.IntrospectionConfig, where: list) -> None:
+        """RFC 7662 needs an absolute http(s) endpoint and client credentials microgw can send."""
+        url = config.endpoint
+        scheme, _, rest = url.partition("://")
+        if scheme.lower() not in ("http", "https") or not rest or rest.startswith("/"):
+            self.fail([*where, "introspectionEndpoint"], "the introspection endpoint must be an absolute http:// or https:// URL")
+        if not config.client_id:
+            self.fail([*where, "clientId"], "the introspection endpoint needs client credentials: clientId and clientSecret (RFC 7662 section 2.1)")
+        if not config.client_secret:
+            self.fail([*where, "clientSecret"], "the introspection endpoint needs client credentials: clientId and clientSecret (RFC 7662 section 2.1)")
+        elif len(config.client_secret) >= 3 and set(config.client_secret) == {"*"}:  # the vendor's export mask
+            self.fail_or_warn([*where, "clientSecret"], "the client secret was masked by the export (asterisks only); give the real one")
 
     def check_strategies(self, items: list, security: sec.SecurityConfig, issuer) -> set[str]:
         """Each JWT_HSA strategy's auth server (``authServerAlias``, by id or name, default ``local``)

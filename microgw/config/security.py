@@ -6,7 +6,7 @@ Only text-to-model work happens here; keys are loaded and key sources built by t
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -29,13 +29,27 @@ class JwksTuning:
 
 
 @dataclass(frozen=True, slots=True)
+class IntrospectionTuning:
+    """microgw's ``introspection`` settings of an auth server with ``remoteIntrospectionConfig``."""
+
+    tokens: str = "opaque"  # opaque: tokens that are not JWTs; all: every token of this server's issuer
+    timeout: float = 2.0  # seconds per request: a slow server must not hold requests for long
+    cache_ttl: float = 300.0  # an active answer is reused at most this long (and never past its exp)
+    inactive_ttl: float = 10.0  # an inactive answer is reused this long
+    cache_entries: int = 10000
+    failure_threshold: int = 5  # consecutive failures that open the circuit breaker
+    open_seconds: float = 10.0  # the breaker stays open this long, then lets one request try
+
+
+@dataclass(frozen=True, slots=True)
 class IntrospectionConfig:
     """RFC 7662 remote introspection (the vendor's remoteIntrospectionConfig)."""
 
     endpoint: str
     client_id: str | None
-    client_secret: str | None
-    user: str | None
+    client_secret: str | None = field(repr=False, default=None)
+    user: str | None = None
+    tuning: IntrospectionTuning = IntrospectionTuning()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +122,10 @@ def parse_auth_server(item: Mapping[str, Any]) -> AuthServerConfig:
     jwks = item.get("jwks", {})
     introspection = None
     if remote.get("introspectionEndpoint"):
+        tuning = item.get("introspection") or {}
         introspection = IntrospectionConfig(
-            remote["introspectionEndpoint"], remote.get("clientId"), remote.get("clientSecret"), remote.get("user")
+            remote["introspectionEndpoint"], remote.get("clientId"), remote.get("clientSecret"), remote.get("user"),
+            IntrospectionTuning(**{k: tuning[k] for k in IntrospectionTuning.__dataclass_fields__ if k in tuning}),
         )
     algorithms = item.get("algorithms")
     return AuthServerConfig(

@@ -4,6 +4,10 @@ Each rule names an identification type and an application lookup:
 
 * ``jwtClaims`` — the validated token's claims against applications' claim sets (AND inside a set,
   OR across sets), or the application whose ``JWT_HSA`` secret verified the token;
+* ``oAuth2Token`` — the OAuth 2 client of the validated or introspected token: its ``client_id``
+  (else ``azp``) against applications' ``client_ids`` and ids (:meth:`ApplicationIndex.by_client_id`);
+  a token an application signed with its own secret names whatever client it likes, so it never
+  identifies by client;
 * ``apiKey`` — the API key header (``extended_settings.apiKeyHeader``, default ``x-Gateway-APIKey``);
 * ``httpBasicAuth`` — a gateway user (password checked) named in an application's ``basic_users``;
 * ``ipAddressRange`` / ``hostNameAddress`` — the client's address / its reverse-DNS name.
@@ -30,14 +34,16 @@ from microgw.context import RequestContext
 from microgw.credentials import parse_basic
 from microgw.errors import GatewayError, invalid_credentials, missing_credentials
 from microgw.policies import jwt
-from microgw.policies.app_signed import applications_of_token
+from microgw.policies import oauth2
+from microgw.policies.app_signed import applications_of_token, is_app_signed
 from microgw.policies.unit import Policy, Staged
 
 if TYPE_CHECKING:
     from microgw.services import Services
 
 UNAUTHORIZED_APP = "Unauthorized application request"
-IDENTIFICATION_TYPES = ("jwtClaims", "apiKey", "httpBasicAuth", "ipAddressRange", "hostNameAddress")
+IDENTIFICATION_TYPES = ("jwtClaims", "oAuth2Token", "apiKey", "httpBasicAuth", "ipAddressRange", "hostNameAddress")
+TOKEN_TYPES = frozenset({"jwtClaims", "oAuth2Token"})
 LOOKUPS = ("strict", "open", "relax")
 
 
@@ -56,8 +62,9 @@ class IdentifyConfig:
 
     @property
     def reads_token(self) -> bool:
-        """jwtClaims needs a validated token: this policy validates one when no jwt policy does."""
-        return any(rule.type == "jwtClaims" for rule in self.rules)
+        """jwtClaims and oAuth2Token need a validated token: this policy validates one when no jwt
+        or oauth2 policy does."""
+        return any(rule.type in TOKEN_TYPES for rule in self.rules)
 
 
 _TYPE = {"enum": list(IDENTIFICATION_TYPES)}
@@ -139,7 +146,7 @@ class IdentifyStage:
         self.api_key_header = services.settings.api_key_header
         self.dns = services.reverse_dns
         types = {rule.type for rule in config.rules}
-        self.challenge = "Bearer" if "jwtClaims" in types else "Basic" if "httpBasicAuth" in types else "APIKey"
+        self.challenge = "Bearer" if types & TOKEN_TYPES else "Basic" if "httpBasicAuth" in types else "APIKey"
 
     async def apply(self, ctx: RequestContext) -> None:
         config = self.config
@@ -207,6 +214,16 @@ class IdentifyStage:
             if verified is None:
                 return None
             return applications_of_token(verified, apps)
+        if kind == "oAuth2Token":
+            verified = ctx.jwt
+            if verified is None:
+                return None
+            if is_app_signed(verified):
+                return ()
+            client = verified.claims.get("client_id")
+            if not isinstance(client, str):
+                client = verified.claims.get("azp")
+            return apps.by_client_id(client) if apps and isinstance(client, str) and client else ()
         if kind == "apiKey":
             key = ctx.request.headers.get(self.api_key_header)
             if key is None:
@@ -243,9 +260,14 @@ class IdentifyStage:
 
 def build(api: ApiConfig, config: IdentifyConfig, services: "Services") -> Staged:
     stages: Staged = [("identify", IdentifyStage(api, config, services))]
-    if "jwt" not in api.policies and config.reads_token:
-        # jwtClaims needs a validated token: validate one when present, with every auth server.
-        stages += jwt.stages(jwt.JwtConfig(required=False), services)
+    if "jwt" not in api.policies and "oauth2" not in api.policies and config.reads_token:
+        # jwtClaims / oAuth2Token need a validated token: validate one when present, with every auth
+        # server; oAuth2Token also takes tokens that must be introspected.
+        optional = jwt.JwtConfig(required=False)
+        if any(rule.type == "oAuth2Token" for rule in config.rules):
+            stages += oauth2.stages(oauth2.OAuth2Config(token=optional), services)
+        else:
+            stages += jwt.stages(optional, services)
     return stages
 
 

@@ -20,6 +20,7 @@ from microgw.policies import (
     identify,
     jwt,
     media_type,
+    oauth2,
     outbound,
     request_masking,
     request_transformation,
@@ -32,6 +33,7 @@ from microgw.policies.vendor import VendorTemplate
 
 POLICIES: tuple[Policy, ...] = (
     jwt.POLICY,
+    oauth2.POLICY,
     identify.POLICY,
     outbound.POLICY,
     cors.POLICY,

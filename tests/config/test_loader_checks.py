@@ -194,13 +194,18 @@ def test_clock_skew_of_an_auth_server_is_a_number_reported_at_its_path(tmp_path)
     assert load(tmp_path, text % "'120'").settings.security.auth_servers[0].clock_skew == 120
 
 
-def test_remote_introspection_is_accepted_with_a_warning(tmp_path):
+def test_remote_introspection_is_read_with_its_tuning(tmp_path):
     loaded = load(tmp_path, """
 security_settings:
   auth_servers:
     - id: remote
       localIntrospectionConfig: {issuer: https://is.example}
       remoteIntrospectionConfig: {introspectionEndpoint: 'http://127.0.0.1:7777/introspect', clientId: c, clientSecret: s}
-apis: [{name: a, version: '1', mock: {}, policies: {jwt: {auth_servers: [remote]}}}]
+      introspection: {timeout: 0.5, tokens: all}
+apis: [{name: a, version: '1', mock: {}, policies: {oauth2: {auth_servers: [remote]}}}]
 """)
-    assert loaded.warnings == (f"{tmp_path / 'c.yml'}:6 at security_settings.auth_servers[0].remoteIntrospectionConfig: remote introspection (RFC 7662) is not supported yet; this auth server validates nothing",)
+    assert loaded.warnings == ()
+    introspection = loaded.settings.security.auth_servers[0].introspection
+    assert (introspection.endpoint, introspection.client_id, introspection.client_secret) == ("http://127.0.0.1:7777/introspect", "c", "s")
+    assert (introspection.tuning.timeout, introspection.tuning.tokens, introspection.tuning.cache_ttl) == (0.5, "all", 300.0)
+    assert "clientSecret" not in repr(introspection) and "client_secret" not in repr(introspection)
