@@ -27,6 +27,7 @@ from microgw.policies import (
     response_masking,
     response_transformation,
     scopes,
+    throttle,
 )
 from microgw.policies.unit import STAGE_ORDER, Policy
 from microgw.policies.vendor import VendorTemplate
@@ -44,6 +45,7 @@ POLICIES: tuple[Policy, ...] = (
     response_transformation.POLICY,
     media_type.POLICY,
     api_spec.POLICY,
+    throttle.POLICY,
 )
 
 CATALOG: Mapping[str, Policy] = MappingProxyType({policy.name: policy for policy in POLICIES})
