@@ -183,13 +183,13 @@ async def test_vendor_archive_loads_routes_and_identifies(gateway, client, upstr
 
 
 async def test_archive_with_unsupported_policy_is_refused_clearly(tmp_path):
-    throttle = action("throttle", v("maxRequestCount", "10"), name="Traffic Optimization")
-    (tmp_path / "a.zip").write_bytes(vendor_archive((api_doc("Petstore", "1.0"), [routing(), throttle])))
+    sla = action("monitorSLA", v("alertInterval", "10"), name="Monitor SLA")
+    (tmp_path / "a.zip").write_bytes(vendor_archive((api_doc("Petstore", "1.0"), [routing(), sla])))
     config = write_config(tmp_path, {"ports": {"http": 0}})
     for command in ("check", "start"):
         code, _, err = await run_microgw(command, "-c", str(config), "-a", str(tmp_path / "a.zip"))
         assert code == 2, command
-        assert "Petstore" in err and "throttle" in err, err
+        assert "Petstore" in err and "monitorSLA" in err, err
     code, _, err = await run_microgw("check", "-c", str(config), "-a", str(tmp_path / "a.zip"), "--skip-unsupported-policies")
     assert code == 0, err
     assert "configuration OK: 1 APIs" in err

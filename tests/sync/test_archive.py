@@ -178,25 +178,25 @@ def test_inactive_api_and_description():
 
 # --- unsupported policies -------------------------------------------------------------------------
 
-def throttle() -> dict:
-    return action("throttle", v("maxRequestCount", "10"), name="Traffic Optimization")
+def unsupported_lmt() -> dict:
+    return action("monitorSLA", v("alertInterval", "10"), name="Monitor SLA")
 
 
 def test_unsupported_template_is_refused_naming_api_policy_and_template():
-    data = vendor_archive((api_doc("Petstore", "2.0"), [routing(), throttle()]))
+    data = vendor_archive((api_doc("Petstore", "2.0"), [routing(), unsupported_lmt()]))
     message = problems_of(data)
-    for part in ("'Petstore'", "'2.0'", "Default Policy for API Petstore", "Traffic Optimization", "'throttle'", "skip_unsupported"):
+    for part in ("'Petstore'", "'2.0'", "Default Policy for API Petstore", "Monitor SLA", "'monitorSLA'", "skip_unsupported"):
         assert part in message
 
 
 def test_unsupported_template_is_dropped_when_asked():
-    api, warnings = load_one(routing(), throttle(), skip_unsupported=True)
+    api, warnings = load_one(routing(), unsupported_lmt(), skip_unsupported=True)
     assert api["endpoint"] == ROUTING_URI
-    assert any("throttle" in w and "Petstore" in w and "dropped" in w for w in warnings)
+    assert any("monitorSLA" in w and "Petstore" in w and "dropped" in w for w in warnings)
 
 
 def test_all_problems_are_reported_at_once():
-    data = vendor_archive((api_doc("A"), [routing(), throttle()]), (api_doc("B"), [routing(), action("logInvocation")]))
+    data = vendor_archive((api_doc("A"), [routing(), unsupported_lmt()]), (api_doc("B"), [routing(), action("logInvocation")]))
     with pytest.raises(ArchiveError) as caught:
         load_archive(data)
     assert len(caught.value.problems) == 2
@@ -228,15 +228,15 @@ def test_unsupported_outbound_auth_type():
 
 def test_scope_level_policies_become_scopes_and_unsupported_ones_are_refused():
     cors = action("cors", g("corsAttributes", v("allowedOrigins", "https://a.example")))
-    throttle = action("throttle", v("maxRequestCount", "10"), name="Traffic Optimization")
+    sla = action("monitorSLA", v("alertInterval", "10"), name="Monitor SLA")
     doc = api_doc(scopes=[
         scope("admin", "p-admin", ("/admin/{id}", ["GET", "put"]), ("/admin", [])),
         {"name": "plain", "policies": []},
         scope("limited", "p-limited", ("/x", [])),
     ])
-    data = vendor_archive((doc, [routing()], {"p-admin": [cors], "p-limited": [throttle]}))
+    data = vendor_archive((doc, [routing()], {"p-admin": [cors], "p-limited": [sla]}))
     message = problems_of(data)
-    assert "scope 'limited'" in message and "throttle" in message and "plain" not in message and "admin" not in message
+    assert "scope 'limited'" in message and "monitorSLA" in message and "plain" not in message and "admin" not in message
     content = load_archive(data, skip_unsupported=True)
     assert validate({"apis": content.apis}, "config") == []
     scopes = content.apis[0]["policies"]["scopes"]
@@ -245,14 +245,14 @@ def test_scope_level_policies_become_scopes_and_unsupported_ones_are_refused():
         {"name": "admin", "resources": ["/admin/{id}"], "methods": ["GET", "PUT"], "policies": imported},
         {"name": "admin", "resources": ["/admin"], "policies": imported},
     ]
-    assert any("scope 'limited'" in w and "throttle" in w for w in content.warnings)
+    assert any("scope 'limited'" in w and "monitorSLA" in w for w in content.warnings)
 
 
 def test_scope_level_policies_are_refused_naming_the_template():
-    throttle = action("throttle", v("maxRequestCount", "5"), name="Traffic Optimization", stage="LMT")
-    data = vendor_archive((api_doc(), [routing()]), scopes={0: {"admin": [throttle], "plain": []}})
+    sla = action("monitorSLA", v("alertInterval", "5"), name="Monitor SLA", stage="LMT")
+    data = vendor_archive((api_doc(), [routing()]), scopes={0: {"admin": [sla], "plain": []}})
     message = problems_of(data)
-    assert "scope 'admin'" in message and "template 'throttle'" in message and "plain" not in message
+    assert "scope 'admin'" in message and "template 'monitorSLA'" in message and "plain" not in message
     content = load_archive(data, skip_unsupported=True)
     assert content.apis[0]["endpoint"] == ROUTING_URI and any("scope 'admin'" in w for w in content.warnings)
 
