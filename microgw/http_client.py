@@ -79,7 +79,7 @@ class UpstreamResponse:
     :meth:`release` (always): that returns the connection to the pool or closes it."""
 
     __slots__ = ("status", "reason", "headers", "method", "content_length", "chunked", "_conn", "_chunks", "_buffered",
-                 "_done", "_error", "_waiter", "_released")
+                 "_done", "_error", "_waiter", "_released", "_share")
 
     def __init__(self, conn: "_Connection", method: str) -> None:
         self.status = 0
@@ -95,6 +95,7 @@ class UpstreamResponse:
         self._error: BaseException | None = None
         self._waiter: asyncio.Future | None = None
         self._released = False
+        self._share = None  # the pool share (an API) this answer's connection counts against
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -164,6 +165,8 @@ class UpstreamResponse:
     def release(self) -> None:
         if not self._released:
             self._released = True
+            if self._share is not None:
+                self._conn.pool._leave(self._share)
             self._conn.finished(self, complete=self._done and self._error is None and not self._chunks)
 
 
@@ -193,6 +196,7 @@ class _Connection(asyncio.Protocol):
         self.last_read = 0.0
         self.idle_since = 0.0
         self.body_sent = True
+        self.writer: asyncio.Future | None = None  # the request body being sent
         self.keep_alive = False
         self._header_name = b""
 
@@ -340,6 +344,9 @@ class _Connection(asyncio.Protocol):
     def finished(self, response: UpstreamResponse, complete: bool) -> None:
         self._cancel_timer()
         self.response = None
+        writer, self.writer = self.writer, None
+        if writer is not None and not writer.done():  # answered before the body was sent: stop reading it
+            writer.cancel()
         if complete and self.keep_alive and self.body_sent and not self.closed and not self.paused:
             self.pool._put_back(self)
         else:
@@ -359,11 +366,16 @@ def _consume(task: asyncio.Future) -> None:
 
 
 class UpstreamPool:
-    """Pooled connections to native services, ``limit`` in all."""
+    """Pooled connections to native services, ``limit`` in all, at most ``per_share`` of them busy
+    for one share (the gateway's shares are APIs): one API whose clients send their bodies slowly, or
+    whose native service hangs, waits for its own connections and leaves the others' alone."""
 
-    def __init__(self, limit: int = 256) -> None:
+    def __init__(self, limit: int = 256, per_share: int | None = None) -> None:
         self.loop = asyncio.get_running_loop()
         self.limit = limit
+        self.per_share = per_share
+        self._busy: dict[object, int] = {}
+        self._share_waiters: dict[object, collections.deque[asyncio.Future]] = {}
         self._idle: dict[tuple, list[_Connection]] = {}
         self._open: set[_Connection] = set()
         self._opening = 0
@@ -411,6 +423,40 @@ class UpstreamPool:
             if not waiter.done():
                 waiter.set_result(None)
                 return
+
+    async def _enter(self, share, deadline: float | None) -> None:
+        """Take one of ``share``'s places; waiting for one counts against the connect deadline."""
+        while self._busy.get(share, 0) >= self.per_share:  # type: ignore[operator]
+            waiter = self.loop.create_future()
+            self._share_waiters.setdefault(share, collections.deque()).append(waiter)
+            timeout = None if deadline is None else max(0.0, deadline - self.loop.time())
+            try:
+                await asyncio.wait_for(waiter, timeout)
+            except asyncio.TimeoutError:
+                raise TimeoutError("all connections this API may use are busy") from None
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_share(share)  # the place we were given goes to the next in line
+                raise
+        self._busy[share] = self._busy.get(share, 0) + 1
+
+    def _leave(self, share) -> None:
+        left = self._busy.get(share, 0) - 1
+        if left > 0:
+            self._busy[share] = left
+        else:
+            self._busy.pop(share, None)
+        self._wake_share(share)
+
+    def _wake_share(self, share) -> None:
+        waiters = self._share_waiters.get(share)
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                break
+        if not waiters:
+            self._share_waiters.pop(share, None)
 
     def _take_idle(self, key: tuple) -> _Connection | None:
         idle = self._idle.get(key)
@@ -479,6 +525,7 @@ class UpstreamPool:
         connect_timeout: float | None = None,
         read_timeout: float | None = None,
         verify=True,
+        share=None,
     ) -> UpstreamResponse:
         """Send a request; returns once the answer's status and headers are in.
 
@@ -502,6 +549,18 @@ class UpstreamPool:
         head = "".join(lines).encode("utf-8", "surrogateescape")
         key = (scheme, host, port, id(verify) if isinstance(verify, _ssl.SSLContext) else bool(verify))
         deadline = None if connect_timeout is None else self.loop.time() + connect_timeout
+        if share is None or self.per_share is None:
+            return await self._send(key, scheme, host, port, verify, deadline, method, head, body, length, read_timeout)
+        await self._enter(share, deadline)
+        try:
+            response = await self._send(key, scheme, host, port, verify, deadline, method, head, body, length, read_timeout)
+        except BaseException:
+            self._leave(share)
+            raise
+        response._share = share  # released with the answer
+        return response
+
+    async def _send(self, key, scheme, host, port, verify, deadline, method, head, body, length, read_timeout) -> UpstreamResponse:
         for attempt in (0, 1):
             conn = await self._acquire(key, scheme, host, port, verify, deadline)
             try:
@@ -526,6 +585,7 @@ class UpstreamPool:
             if body is not None:
                 writer = asyncio.ensure_future(self._send_body(conn, body, length is None))
                 writer.add_done_callback(_consume)
+                conn.writer = writer
                 done, _ = await asyncio.wait((future, writer), return_when=asyncio.FIRST_COMPLETED)
                 if writer in done and writer.exception() is not None:
                     raise writer.exception()  # type: ignore[misc]

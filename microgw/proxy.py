@@ -8,6 +8,7 @@ and the answer flows back the same way — unless a policy asks for the answer w
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from urllib.parse import urlsplit
@@ -103,9 +104,26 @@ def upstream_headers(ctx: RequestContext) -> CIMultiDict:
     return out
 
 
-async def _stream_body(content: aiohttp.StreamReader, limit: int):
+class BodyTimeout(Exception):
+    """The client sent no byte of its body within server.body_timeout (at the start or between parts)."""
+
+
+async def _stream_body(content: aiohttp.StreamReader, limit: int, timeout: float):
+    """The client's body in parts; each wait for the next part bounded by ``timeout``, so a client
+    that stops sending (or never starts) cannot hold a pooled connection to the native service."""
     total = 0
-    async for chunk in content.iter_chunked(CHUNK):
+    while True:
+        chunk = content.read_nowait(CHUNK)  # what is here already: no timer needed
+        if not chunk:
+            if content.at_eof():
+                return
+            try:
+                async with asyncio.timeout(timeout):
+                    chunk = await content.read(CHUNK)
+            except TimeoutError:
+                raise BodyTimeout() from None
+            if not chunk:
+                return
         total += len(chunk)
         if total > limit:
             raise BodyTooLarge()
@@ -129,9 +147,10 @@ async def _once(body: bytes):
 class Forwarder:
     """Sends requests to native services over one shared connection pool (microgw.http_client)."""
 
-    def __init__(self, pool: UpstreamPool, max_body_size: int) -> None:
+    def __init__(self, pool: UpstreamPool, max_body_size: int, body_timeout: float = 30.0) -> None:
         self.pool = pool
         self.max_body_size = max_body_size
+        self.body_timeout = body_timeout
 
     async def forward(self, ctx: RequestContext) -> web.StreamResponse:
         request = ctx.request
@@ -151,7 +170,7 @@ class Forwarder:
             headers["Content-Length"] = str(length)
             data = _once(ctx.body) if length else None
         elif request.body_exists:
-            data = _stream_body(request.content, self.max_body_size)
+            data = _stream_body(request.content, self.max_body_size, self.body_timeout)
             length = request.content_length  # forwarded as declared; None: sent chunked
         timeout = route.timeout
         sent = time.perf_counter()
@@ -165,7 +184,12 @@ class Forwarder:
                 connect_timeout=timeout.connect if timeout is not None else None,
                 read_timeout=timeout.sock_read if timeout is not None else None,
                 verify=route.ssl,
+                share=api.key,
             )
+        except BodyTimeout:
+            raise GatewayError(
+                408, "body_timeout", f"The request body did not arrive in time ({self.body_timeout:g} s)", headers={"Connection": "close"}
+            ) from None
         except BodyTooLarge:
             raise GatewayError(413, "body_too_large", f"The request body is larger than {self.max_body_size} bytes") from None
         except TimeoutError:

@@ -48,7 +48,11 @@ def error_response(error: GatewayError, realm: str = "microgw") -> web.Response:
     if www:
         headers["WWW-Authenticate"] = www
     headers["Cache-Control"] = "no-store"
-    return web.Response(status=error.status, body=error_body(error), content_type="application/json", headers=headers)
+    close = headers.pop("Connection", "").lower() == "close"  # e.g. a body left unread: never reuse the connection
+    response = web.Response(status=error.status, body=error_body(error), content_type="application/json", headers=headers)
+    if close:
+        response.force_close()
+    return response
 
 
 def json_response(data, status: int = 200, headers: dict | None = None) -> web.Response:

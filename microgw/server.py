@@ -21,6 +21,7 @@ from microgw.config.errors import ConfigError
 from microgw.config.loader import Loaded
 from microgw.endpoints import admin, builtin_routes
 from microgw.errors import Answered, GatewayError, not_found
+from microgw.listener import Guard, GuardedRunner, connection_cap
 from microgw.logs import AccessLogger, JsonAccessLogger, configure
 from microgw.metrics import Metrics
 from microgw.context import RequestContext
@@ -110,8 +111,9 @@ class Gateway:
         except ConfigError as exc:
             raise startup.locate(exc, self.loaded) from None
         srv = settings.server
-        self._pool = UpstreamPool(srv.upstream_connections)
-        self.forwarder = Forwarder(self._pool, srv.max_body_size)
+        self._pool = UpstreamPool(srv.upstream_connections, per_share=srv.api_share)
+        self.forwarder = Forwarder(self._pool, srv.max_body_size, srv.body_timeout)
+        guard = self._guard(srv)
         await runtime.start()
         self._runtime = runtime
         app = web.Application(client_max_size=1 << 20, middlewares=[tracing.middleware(self.metrics, lambda: self.runtime.settings.request_id_header)])
@@ -120,8 +122,9 @@ class Gateway:
         app.add_routes(builtin_routes(self))  # before /gateway/: /gateway/security/getJsonWebToken is ours
         app.router.add_route(ALL_METHODS, GATEWAY_PREFIX + "{tail:[\\s\\S]*}", self.handle_gateway, expect_handler=_defer_continue)
         app.router.add_route(ALL_METHODS, "/{tail:[\\s\\S]*}", self.handle_unknown)
-        self._runner = web.AppRunner(
+        self._runner = GuardedRunner(
             app,
+            guard,
             handle_signals=False,
             shutdown_timeout=srv.shutdown_grace,
             access_log_class=JsonAccessLogger if settings.access_log_format == "json" else AccessLogger,
@@ -149,6 +152,15 @@ class Gateway:
             self.sync.start_polling()
         if self.role is not None:
             self._flusher = asyncio.ensure_future(self._flush_counters())
+
+    def _guard(self, srv) -> Guard:
+        """The client-connection limits (microgw.listener); the loop's accept failures rate-limited."""
+        cap, nofile = connection_cap(srv.max_connections, srv.upstream_connections)
+        if nofile is not None:
+            log.info("client connections capped at %d, below the open-files limit %d (server.max_connections %d)", cap, nofile, srv.max_connections)
+        guard = Guard(cap, min(srv.header_timeout, srv.idle_timeout))
+        asyncio.get_running_loop().set_exception_handler(guard.loop_exception_handler)
+        return guard
 
     async def _flush_counters(self) -> None:
         """Write this worker's counters for the others every FLUSH seconds (when they changed)."""
@@ -226,6 +238,7 @@ class Gateway:
         self._runtime, self.loaded = runtime, loaded
         log.info("settings applied: %d APIs", len(runtime.routes))
         self.forwarder.max_body_size = loaded.settings.server.max_body_size  # type: ignore[union-attr]
+        self.forwarder.body_timeout = loaded.settings.server.body_timeout  # type: ignore[union-attr]
         if previous is not None:
             # requests still running on the previous runtime keep its parts until they finish
             self._retire_later(previous, runtime, max(old.shutdown_grace, 1.0))

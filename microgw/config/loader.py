@@ -424,6 +424,10 @@ class _Builder:
             idle_timeout=float(srv.get("idle_timeout", defaults.idle_timeout)),
             shutdown_grace=float(srv.get("shutdown_grace", defaults.shutdown_grace)),
             upstream_connections=srv.get("upstream_connections", defaults.upstream_connections),
+            upstream_connections_per_api=srv.get("upstream_connections_per_api", defaults.upstream_connections_per_api),
+            max_connections=srv.get("max_connections", defaults.max_connections),
+            header_timeout=float(srv.get("header_timeout", defaults.header_timeout)),
+            body_timeout=float(srv.get("body_timeout", defaults.body_timeout)),
             workers=srv.get("workers", defaults.workers),
             public_urls=tuple(_origin(url) for url in srv.get("public_urls", ())),
         )

@@ -34,6 +34,17 @@ class ServerConfig:
     idle_timeout: float = 75.0
     shutdown_grace: float = 10.0
     upstream_connections: int = 256
+    upstream_connections_per_api: int | None = None  # None: half of upstream_connections (at least 1)
+    max_connections: int = 10000  # client connections; lowered below the open-files limit at start
+    header_timeout: float = 10.0  # request line and headers must arrive within this (slowloris)
+    body_timeout: float = 30.0  # a request body's first byte, and each next one, within this
+
+    @property
+    def api_share(self) -> int:
+        """Pooled connections one API may hold at once: one API's slow clients never take them all."""
+        if self.upstream_connections_per_api is not None:
+            return min(self.upstream_connections_per_api, self.upstream_connections)
+        return max(1, self.upstream_connections // 2)
     workers: int = 1  # processes sharing the ports under a supervisor (microgw.supervisor)
     public_urls: tuple[str, ...] = ()  # normalised scheme://host[:port], for the request-URI audience rule
 

@@ -105,7 +105,7 @@ def _unknown_keys(error: ValidationError) -> list[tuple[list, str]]:
         if key in known or any(p.search(str(key)) for p in patterns):
             continue
         hint = _suggest(str(key), known)
-        if not hint and 0 < len(known) <= 12:
+        if not hint and 0 < len(known) <= 16:
             hint = f" (known keys: {', '.join(sorted(known))})"
         found.append(([*path, key], f"unknown key {key!r}{hint}"))
     return found or [(path, error.message)]

@@ -36,8 +36,9 @@ def test_unknown_keys_are_reported_at_their_own_line_with_the_likely_name(tmp_pa
     assert found == [
         f"{path}:7 at apis[0].polcies: unknown key 'polcies'; did you mean 'policies'?",
         f"{path}:8 at loging: unknown key 'loging'; did you mean 'logging'?",
-        f"{path}:10 at server.bogus: unknown key 'bogus' (known keys: host, idle_timeout, max_body_size, "
-        "max_header_size, max_headers, public_urls, shutdown_grace, upstream_connections, workers)",
+        f"{path}:10 at server.bogus: unknown key 'bogus' (known keys: body_timeout, header_timeout, host, "
+        "idle_timeout, max_body_size, max_connections, max_header_size, max_headers, public_urls, shutdown_grace, "
+        "upstream_connections, upstream_connections_per_api, workers)",
     ]
 
 

@@ -98,7 +98,7 @@ async def test_echo_reads_whole_chunked_bodies_and_limits_them(gateway, client):
 async def test_a_full_pool_answers_within_the_connect_timeout(gateway, upstream, client):
     gw = await gateway(
         {
-            "server": {"upstream_connections": 2},
+            "server": {"upstream_connections": 2, "upstream_connections_per_api": 2},  # one API may take all
             "apis": [api("slow", upstream.url), api("fast", upstream.url, timeouts={"connect": 0.5, "read": 5})],
         }
     )

@@ -1,0 +1,94 @@
+"""Attack: connection floods and slowloris (server.max_connections, server.header_timeout), malformed
+and HTTP/0.9 requests (JSON 400 without echo), and a log that never floods."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+MOCK = {"apis": [{"name": "m", "version": "1", "mock": {"body": "hello"}}]}
+
+
+async def _read_answer(reader: asyncio.StreamReader, timeout: float = 10) -> tuple[bytes, dict, bytes]:
+    raw = await asyncio.wait_for(reader.read(65536), timeout)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return lines[0].encode(), headers, body
+
+
+async def _send(port: int, data: bytes):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    await writer.drain()
+    return reader, writer
+
+
+async def test_slowloris_is_cut_at_the_header_timeout_and_the_cap_turns_away_the_rest(gateway, client):
+    gw = await gateway({"server": {"max_connections": 10, "header_timeout": 1}, **MOCK})
+    port = gw.ports["http"]
+    started = asyncio.get_running_loop().time()
+    partial = b"GET /gateway/m/1/ HTTP/1.1\r\nHost: x\r\nX-Slow: a"  # headers never finished
+    slow = [await _send(port, partial) for _ in range(10)]
+    # the cap is full of partial requests: a further connection is told so in JSON and closed
+    refused = []
+    for _ in range(30):
+        reader, writer = await _send(port, b"")
+        refused.append(await _read_answer(reader))
+        writer.close()
+    for status, headers, body in refused:
+        assert status.startswith(b"HTTP/1.1 503")
+        assert headers["server"] == "microgw" and json.loads(body)["code"] == "too_many_connections"
+    # the slow ones end with a 408 at the header timeout (well before the 75 s idle timeout)
+    for reader, writer in slow:
+        status, _headers, body = await _read_answer(reader)
+        assert status.startswith(b"HTTP/1.1 408") and json.loads(body)["code"] == "header_timeout"
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+        writer.close()
+    assert asyncio.get_running_loop().time() - started < 15
+    # a bystander is served again, and 30 refusals made at most a couple of warnings
+    async with client.get(f"{gw.http}/gateway/m/1/") as resp:
+        assert resp.status == 200 and await resp.text() == "hello"
+    assert gw.log.count("refused a client connection") <= 2
+    assert "more like it" in gw.log or gw.log.count("refused a client connection") == 1
+
+
+async def test_idle_connections_make_room_for_a_new_client(gateway, client):
+    gw = await gateway({"server": {"max_connections": 5}, **MOCK})
+    idle = [await _send(gw.ports["http"], b"") for _ in range(5)]  # connected, nothing sent
+    async with client.get(f"{gw.http}/gateway/m/1/") as resp:  # the oldest idle one made room
+        assert resp.status == 200
+    reader, writer = idle[0]
+    assert await asyncio.wait_for(reader.read(), 5) == b""  # it was closed, without an answer
+    for _reader, writer in idle:
+        writer.close()
+
+
+async def test_connection_cap_stays_below_the_open_files_limit(gateway, client):
+    gw = await gateway({"server": {"max_connections": 10_000_000}, **MOCK})
+    line = await gw.wait_for_log("client connections capped at")
+    assert "below the open-files limit" in line
+    async with client.get(f"{gw.http}/gateway/m/1/") as resp:
+        assert resp.status == 200
+
+
+async def test_http09_and_malformed_requests_get_json_without_echo(gateway, client):
+    gw = await gateway(MOCK)
+    port = gw.ports["http"]
+    for request in (b"GET /gateway/m/1/\r\n\r\n", b"GET /gateway/m/1/ HTTP/0.9\r\n\r\n"):
+        reader, writer = await _send(port, request)
+        status, headers, body = await _read_answer(reader)
+        assert b" 400 " in status, status
+        assert json.loads(body)["code"] == "bad_request" and b"hello" not in body
+        assert headers["server"] == "microgw"
+        writer.close()
+    probe = "<script>PROBE-1234</script>"
+    reader, writer = await _send(port, f"GET /gateway/m/1/ HTTP/1.1\r\nHost: x\r\nX-A: {probe}\x01\r\n\r\n".encode())
+    status, headers, body = await _read_answer(reader)
+    assert b" 400 " in status
+    assert headers["content-type"].startswith("application/json") and headers["server"] == "microgw"
+    assert b"PROBE" not in body and json.loads(body)["code"] == "bad_request"
+    writer.close()
+    async with client.get(f"{gw.http}/gateway/m/1/") as resp:  # the bystander
+        assert resp.status == 200
+    assert "PROBE-1234" not in gw.log
