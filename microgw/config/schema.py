@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
-from microgw.config.secrets import SECRET_NAMES as _SECRET_NAMES
+from microgw.config.secrets import secret_key as _secret_key
 
 ID_PREFIX = "https://schemas.microgw.dev/"
 
@@ -133,7 +133,7 @@ def _describe(error: ValidationError) -> list[tuple[list, str]]:
     path = list(error.absolute_path)
     if error.validator == "additionalProperties":
         return _unknown_keys(error)
-    if path and isinstance(path[-1], str) and path[-1].lower() in _SECRET_NAMES:
+    if path and _secret_key(path[-1]):
         return [(path, f"invalid value (not shown, it is a secret): expected {error.validator} {error.validator_value!r}")]
     if error.validator == "type":
         return [(path, f"expected {_expected_types(error.validator_value)}, got {_shown(error.instance)}")]

@@ -6,6 +6,7 @@ the probes ``/rest/microgateway/health`` (liveness) and ``/rest/microgateway/rea
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -41,16 +42,37 @@ async def check_admin(request: web.Request, gateway: "GatewayHost") -> None:
         raise invalid_credentials("Invalid admin credentials")
 
 
-def guard(gateway: "GatewayHost", handler, *, needs_admin: str | None = None):
+LOOPBACK_ONLY = (
+    "Settings and assets are shown only to clients on this host (loopback) unless admin credentials "
+    "are configured (admin.user, admin.password)"
+)
+
+
+def is_loopback(request: web.Request) -> bool:
+    """The client connected from this host (127.0.0.0/8, ::1, or ::ffff:127.x): the socket's peer,
+    never a forwarded header."""
+    try:
+        address = ipaddress.ip_address((request.remote or "").split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
+
+
+def guard(gateway: "GatewayHost", handler, *, needs_admin: str | None = None, private: bool = False):
     """Wrap an admin handler: Basic auth of the admin user when configured, errors as JSON.
 
-    ``needs_admin`` refuses (403, that message) when no admin user is configured at all.
+    ``needs_admin`` refuses (403, that message) when no admin user is configured at all; ``private``
+    views (settings, assets: what the gateway protects and where it goes) are then shown to loopback
+    clients only — safe by default.
     """
 
     async def wrapped(request: web.Request) -> web.StreamResponse:
         try:
             if needs_admin and gateway.runtime.settings.admin is None:
                 raise GatewayError(403, "admin_required", needs_admin)
+            if private and gateway.runtime.settings.admin is None and not is_loopback(request):
+                raise GatewayError(403, "admin_required", LOOPBACK_ONLY)
             await check_admin(request, gateway)
             return await handler(request)
         except GatewayError as error:
@@ -60,8 +82,8 @@ def guard(gateway: "GatewayHost", handler, *, needs_admin: str | None = None):
 
 
 def routes(gateway: "GatewayHost") -> list[web.RouteDef]:
-    def guarded(handler):
-        return guard(gateway, handler)
+    def guarded(handler, private: bool = False):
+        return guard(gateway, handler, private=private)
 
     async def status(request: web.Request) -> web.Response:
         runtime = gateway.runtime
@@ -76,7 +98,7 @@ def routes(gateway: "GatewayHost") -> list[web.RouteDef]:
                 "apis": len(runtime.routes),
                 "listeners": gateway.listener_urls,
                 "requests": gateway.metrics.total(),
-                "parent": gateway.parent_status(),
+                "parent": mask_secrets(gateway.parent_status()),
                 "worker": gateway.worker_status(),
             }
         )
@@ -98,7 +120,7 @@ def routes(gateway: "GatewayHost") -> list[web.RouteDef]:
                     "policies": sorted(api.policies),
                 }
             )
-        return json_response({"apis": apis})
+        return json_response(mask_secrets({"apis": apis}))  # user info or keys in an endpoint URL
 
     async def settings(request: web.Request) -> web.Response:
         return json_response(mask_secrets(_plain(gateway.runtime.settings.raw)))
@@ -127,8 +149,8 @@ def routes(gateway: "GatewayHost") -> list[web.RouteDef]:
 
     return [
         web.get(f"{PREFIX}/status", guarded(status)),
-        web.get(f"{PREFIX}/assets", guarded(assets)),
-        web.get(f"{PREFIX}/settings", guarded(settings)),
+        web.get(f"{PREFIX}/assets", guarded(assets, private=True)),
+        web.get(f"{PREFIX}/settings", guarded(settings, private=True)),
         web.get(f"{PREFIX}/metrics", guarded(metrics)),
         web.post(
             f"{PREFIX}/reload",
