@@ -107,7 +107,7 @@ async def test_cache_entries_expire_and_stay_bounded(counted):
 async def test_concurrency_is_bounded(counted):
     counted["delay"] = 0.05
     users = UserDirectory({"hashed": CHEAP}, concurrency=2)
-    results = await asyncio.gather(*(users.verify("hashed", f"wrong{i}") for i in range(6)))
+    results = await asyncio.gather(*(users.verify("hashed", f"wrong{i}", client=f"10.0.0.{i}") for i in range(6)))  # 6 clients
     assert results == [False] * 6
     assert counted["peak"] == 2
 
@@ -128,3 +128,21 @@ def test_plain_passwords_warn_once_and_nothing_leaks(caplog):
     assert len(warnings) == 1 and "Administrator" in warnings[0] and "for trying only" in warnings[0]
     assert "manage" not in warnings[0].replace("Administrator", "")
     assert "manage" not in repr(users) and CHEAP not in repr(users)
+
+
+async def test_one_client_cannot_queue_more_than_its_share(counted):
+    counted["delay"] = 0.05
+    users = UserDirectory({"hashed": CHEAP}, concurrency=1, per_client=2)
+    results = await asyncio.gather(*(users.verify("hashed", f"w{i}", client="flood") for i in range(5)), return_exceptions=True)
+    assert sum(1 for r in results if isinstance(r, GatewayError) and r.status == 429) == 3
+    assert await users.verify("hashed", "s3cret", client="someone-else")
+
+
+async def test_backoff_is_per_user_and_client(counted):
+    users = UserDirectory({"hashed": CHEAP}, backoff_after=2, backoff_max=30)
+    for _ in range(2):
+        assert not await users.verify("hashed", "wrong", client="attacker")
+    with pytest.raises(GatewayError) as refused:
+        await users.verify("hashed", "s3cret", client="attacker")  # even the right password waits
+    assert refused.value.status == 429 and refused.value.headers["Retry-After"] == "1"
+    assert await users.verify("hashed", "s3cret", client="owner")  # the real user elsewhere is not slowed

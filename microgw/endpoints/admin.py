@@ -38,7 +38,7 @@ async def check_admin(request: web.Request, gateway: "GatewayHost") -> None:
     user, password = credentials
     # The admin directory bounds concurrent scrypt checks (a flood gets 503, never a stalled
     # thread pool) and spends the same time on unknown names.
-    if not await gateway.runtime.services.admin_users.verify(user, password):
+    if not await gateway.runtime.services.admin_users.verify(user, password, client=request.remote or ""):
         raise invalid_credentials("Invalid admin credentials")
 
 

@@ -101,7 +101,7 @@ async def _basic_user(services: "Services", request: web.Request) -> str:
     if credentials is None:
         raise missing_credentials("A gateway user name and password are required (HTTP Basic)", "Basic")
     user, password = credentials
-    if not await services.users.verify(user, password):
+    if not await services.users.verify(user, password, client=request.remote or ""):
         raise invalid_credentials("Invalid user name or password")
     return user
 
@@ -145,7 +145,7 @@ async def identify_application(services: "Services", request: web.Request) -> An
         if basic is not None:
             presented = True
             user, password = basic
-            if not await services.users.verify(user, password):
+            if not await services.users.verify(user, password, client=request.remote or ""):
                 raise invalid_credentials("Invalid user name or password")
             for app in _as_tuple(index.by_basic_user(user)) if index is not None else ():
                 found[app.id] = app

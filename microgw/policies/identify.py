@@ -241,7 +241,7 @@ class IdentifyStage:
             if credentials is None:
                 return None
             user, password = credentials
-            if not await self.users.verify(user, password):
+            if not await self.users.verify(user, password, client=ctx.request.remote or ""):
                 raise invalid_credentials("Invalid user name or password")
             ctx.remove_headers.add("authorization")
             ctx.basic_user = user
