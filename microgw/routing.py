@@ -34,6 +34,7 @@ class UpstreamTarget:
 
     query: str = ""  # the endpoint's own query string, kept after the path
     fixed: bool = False  # the resource is not part of the URL (the endpoint is called as written)
+    origin: str | None = None  # set when the placeholder stands before the path: the origin every URL must keep
 
     @classmethod
     def parse(cls, endpoint: str, *, append_resource: bool = True) -> "UpstreamTarget":
@@ -44,7 +45,11 @@ class UpstreamTarget:
             return cls(endpoint, "", True, query, fixed=True)
         if RESOURCE_PLACEHOLDER in endpoint:
             prefix, _, suffix = endpoint.partition(RESOURCE_PLACEHOLDER)
-            return cls(prefix, suffix, True, query)
+            _, sep, after_scheme = prefix.partition("://")
+            # the placeholder in the scheme or authority (no '/' after '://' yet): a resource such as
+            # '@evil', '.evil.com' or '1' could change the host or port; every URL is checked then
+            guarded = not sep or "/" not in after_scheme
+            return cls(prefix, suffix, True, query, origin=url_origin(prefix + suffix) if guarded else None)
         return cls(endpoint.rstrip("/"), "", False, query)
 
     def url(self, resource: str | None, query: str) -> str:
@@ -53,10 +58,22 @@ class UpstreamTarget:
             url = self.prefix
         elif self.templated:
             url = self.prefix + (resource or "") + self.suffix
+            if self.origin is not None and url_origin(url) != self.origin:
+                raise bad_request("The resource path may not change the native service's address", "invalid_path")
         else:
             url = self.prefix if resource is None else self.prefix + "/" + resource
         queries = "&".join(q for q in (self.query, query) if q)
         return url + "?" + queries if queries else url
+
+
+def url_origin(url: str) -> str:
+    """(scheme, user info, host, port) of ``url`` as one text, the way the HTTP client will read it;
+    '?' for what it could not read. The path, query and fragment do not count."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "?"
+    authority = re.split(r"[/?]", rest, maxsplit=1)[0]  # where microgw.http_client ends the authority
+    return scheme.lower() + "://" + authority.lower()
 
 
 @dataclass(frozen=True, slots=True)

@@ -456,6 +456,7 @@ class _Builder:
                     continue
                 item = _alias_timeouts(item, _ALIAS.findall(items[index]["endpoint"]), aliases)
             api = self.api(item, index)
+            self._warn_placeholder(api, index)
             if api.key in seen:
                 self.fail(["apis", index], f"API {api.name} version {api.version} is defined twice")
             elif api.id in ids:  # applications register by id: one id must name one API
@@ -465,6 +466,18 @@ class _Builder:
             out.append(api)
             self.api_positions.append(index)
         return tuple(out)
+
+    def _warn_placeholder(self, api: ApiConfig, index: int) -> None:
+        """``${sys:resource_path}`` not right after a '/': the client's resource runs into the text before
+        it (``/apix``) or, in the host or port, is refused on every request that would move it."""
+        endpoint = api.endpoint or ""
+        at = endpoint.find("${sys:resource_path}")
+        if at > 0 and endpoint[at - 1] != "/":
+            self.warn(
+                ["apis", index, "endpoint"],
+                "${sys:resource_path} should follow a '/': here the client's resource joins the text before it"
+                " (requests that would change the scheme, host or port are refused)",
+            )
 
     def api(self, item: dict, index: int) -> ApiConfig:
         timeouts = item.get("timeouts", {})
