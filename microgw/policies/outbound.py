@@ -5,13 +5,19 @@ Basic header used to identify) were already marked for removal by earlier stages
 send the client's JWT on (``INCOMING_JWT``), send fixed Basic credentials (``HTTP_BASIC``), remove
 more headers, and add identity headers. Header values are rendered predictably:
 
-* a string claim as it is when it is printable ASCII, otherwise as a JSON string (``"\\u00e9"``);
+* a string claim as it is when it is printable ASCII without ``,``, ``"`` or edge spaces, otherwise
+  as a JSON string (``"\\u00e9"``, ``"alice, admin"``): a value can never read as a list or as another;
 * numbers, booleans and null as JSON (``42``, ``true``, ``null``);
 * a list as its items rendered by these rules and joined with ``,`` (``admin,ops``) — unless an item
   is empty or holds ``,``, ``"`` or edge spaces, when the whole list is compact JSON instead, so a
   value can never pose as two;
 * an object as compact JSON with ASCII escapes;
 * a missing claim sends no header.
+
+An application token this gateway minted (marked ``microgw_token: application``) carries claims the
+application chose itself (``claimsSet``): identity headers take only the claims the gateway set in
+it (``sub``, ``iss``, ``aud``, times) unless ``identity_headers.application_claims`` is true, so an
+application can never make the gateway assert ``X-User: admin`` for it.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from microgw.config.policy_spec import PolicyChecks
 from microgw.context import RequestContext
 from microgw.policies.jwt import TOKEN
 from microgw.policies.unit import Policy, Staged
+from microgw.tokens.issuer import GATEWAY_SET_CLAIMS, MINTED_APPLICATION, MINTED_CLAIM
 
 if TYPE_CHECKING:
     from microgw.services import Services
@@ -36,6 +43,7 @@ class IdentityHeaders:
     application_id: str | None = None
     application_name: str | None = None
     claims: tuple[tuple[str, str], ...] = ()  # (header, dotted claim)
+    application_claims: bool = False  # custom claims of gateway-minted application tokens may fill headers
 
     def names(self) -> set[str]:
         found = {h for h in (self.application_id, self.application_name) if h}
@@ -84,6 +92,10 @@ SCHEMA = {
                     "additionalProperties": _NAME,
                     "description": "header name -> claim name (dotted for nested claims).",
                 },
+                "application_claims": {
+                    "type": "boolean",
+                    "description": "Let the claims an application chose itself in a token this gateway minted for it (POST getJsonWebToken claimsSet) fill identity headers (default false: only the claims the gateway set, such as sub).",
+                },
             },
         },
     },
@@ -102,6 +114,7 @@ def parse(data: Mapping[str, Any]) -> OutboundConfig:
             application_id=identity.get("application_id"),
             application_name=identity.get("application_name"),
             claims=tuple((identity.get("claims") or {}).items()),
+            application_claims=bool(identity.get("application_claims", False)),
         ),
     )
 
@@ -131,9 +144,14 @@ def _printable(text: str) -> bool:
     return text.isascii() and text.isprintable()
 
 
+def _plain(text: str) -> bool:
+    """Sent as it is: printable ASCII that cannot read as a list, a quoted value or another value."""
+    return bool(text) and _printable(text) and "," not in text and '"' not in text and text == text.strip()
+
+
 def render(value: Any) -> str:
     if isinstance(value, str):
-        return value if _printable(value) else json.dumps(value)
+        return value if _plain(value) else json.dumps(value)
     if isinstance(value, list):
         items = [render(item) for item in value]
         if any(not item or "," in item or '"' in item or item != item.strip() for item in items):
@@ -171,7 +189,10 @@ class OutboundStage:
                 ctx.add_headers.append((identity.application_name, render(app.name)))
         if identity.claims and ctx.jwt is not None:
             claims = ctx.jwt.claims
+            minted = claims.get(MINTED_CLAIM) == MINTED_APPLICATION and not identity.application_claims
             for header, path in identity.claims:
+                if minted and path not in GATEWAY_SET_CLAIMS:
+                    continue  # the application wrote it: never an identity the gateway vouches for
                 value = claim_at(claims, path)
                 if value is not _MISSING:
                     ctx.add_headers.append((header, render(value)))

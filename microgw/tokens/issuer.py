@@ -27,7 +27,13 @@ from microgw.keys.signing import SigningKey, SigningKeyring
 # Claims the issuer sets itself; a caller's claims_set may not override them. ``app_id`` is added
 # to the RFC 7519 registered ones because the issuer gives it meaning in user tokens: letting one
 # application mint ``app_id: <another app>`` would invite impersonation.
-RESERVED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "app_id"})
+RESERVED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "app_id", "microgw_token"})
+
+# The mark of an application token this gateway minted (POST getJsonWebToken): its other claims
+# beside GATEWAY_SET_CLAIMS are the caller's own, which policies must not take as facts about a user.
+MINTED_CLAIM = "microgw_token"
+MINTED_APPLICATION = "application"
+GATEWAY_SET_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", MINTED_CLAIM})
 
 # Limits on caller-supplied claims: the token travels in a header, and proxies commonly cap all
 # headers together at 8 KiB. 4 KiB of JSON claims gives a token of about 6 KiB with an RSA-3072 key.
@@ -133,6 +139,7 @@ class TokenIssuer:
             claims["aud"] = self.audiences[0] if len(self.audiences) == 1 else list(self.audiences)
         claims.update(self._time_claims(now))
         claims.update(custom)
+        claims[MINTED_CLAIM] = MINTED_APPLICATION  # after the custom ones, which may not name it anyway
         return key.signer.sign(claims), self.expiry_seconds
 
     def _checked_claims(self, claims_set: Mapping[str, Any] | None) -> dict[str, Any]:
