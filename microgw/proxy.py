@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from urllib.parse import urlsplit
 
@@ -74,6 +75,8 @@ def _copy_response_headers(upstream: UpstreamResponse, response: web.StreamRespo
             out.add(name, value)
 
 
+_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
 # Set by the gateway, or meaningful to some native services as routing overrides: never passed on.
 _GATEWAY_SET = frozenset({"x-forwarded-proto", "x-forwarded-host", "forwarded", "x-real-ip", "x-original-url", "x-rewrite-url"})
 
@@ -97,8 +100,9 @@ def upstream_headers(ctx: RequestContext) -> CIMultiDict:
     out["X-Forwarded-For"] = f"{prior}, {ctx.client_ip}" if prior else ctx.client_ip
     out["X-Real-IP"] = ctx.client_ip
     out["X-Forwarded-Proto"] = ctx.protocol
-    if request.host:
-        out["X-Forwarded-Host"] = request.host
+    host = request.headers.get("Host")
+    if host and _HOST.fullmatch(host):  # only a well-formed host[:port]: never a list, a path or a second value
+        out["X-Forwarded-Host"] = host
     for name, value in ctx.add_headers:
         out.add(name, value)
     return out

@@ -8,6 +8,7 @@ endpoint's base path.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -104,14 +105,40 @@ def split_gateway_path(path: str, query: str = "") -> tuple[str, str, str | None
     if not name or not sep or not version:
         raise not_found("The path must be /gateway/<apiName>/<apiVersion>/<resource>")
     resource = resource_text if slash else None
-    if ("." in resource_text or "%" in resource_text) and _climbs(resource_text):
+    if ("." in resource_text or "%" in resource_text or not resource_text.isascii()) and _climbs(resource_text):
         raise bad_request("The resource path may not contain '.' or '..' segments", "invalid_path")
     return unquote(name), unquote(version), resource, query
 
 
 _SEPARATORS = re.compile(r"[/\\]")
+_U_ESCAPE = re.compile(r"%[uU]([0-9a-fA-F]{4})")  # IIS-style %u002e
+_PERCENT = re.compile(rb"%([0-9a-fA-F]{2})")
+# lead bytes of overlong UTF-8 forms (C0 AE is '.', E0 80 AE too): never valid, decoded by some servers
+_OVERLONG = re.compile(rb"[\xc0\xc1]|\xe0[\x80-\x9f]|\xf0[\x80-\x8f]")
+DECODE_ROUNDS = 4
 
 
 def _climbs(resource: str) -> bool:
-    decoded = unquote(unquote(resource))  # double-encoded %252e too
-    return any(part.split(";", 1)[0] in (".", "..") for part in _SEPARATORS.split(decoded))
+    """Could any server, decoding as much as it likes, read a '.' or '..' segment here?
+
+    Percent-decoding is repeated (up to DECODE_ROUNDS: double and triple encoding), ``%uXXXX`` is
+    read, overlong UTF-8 is refused outright, compatibility forms are folded (a full-width dot U+FF0E
+    or one-dot leader is a '.'), and a segment is compared after dropping ``;params``, spaces and NULs
+    (``..%00``, ``..%20``)."""
+    raw = resource.encode("utf-8", "surrogateescape")
+    for _ in range(DECODE_ROUNDS):
+        if b"%u" in raw or b"%U" in raw:
+            text = _U_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), raw.decode("utf-8", "surrogateescape"))
+            raw = text.encode("utf-8", "surrogatepass")
+        decoded = _PERCENT.sub(lambda m: bytes([int(m.group(1), 16)]), raw)
+        if _OVERLONG.search(decoded):
+            return True
+        if decoded == raw:
+            break
+        raw = decoded
+    text = unicodedata.normalize("NFKC", raw.decode("utf-8", "replace"))
+    for part in _SEPARATORS.split(text):
+        segment = part.split(";", 1)[0].strip(" \t\r\n\x00\x0b\x0c")
+        if segment in (".", ".."):
+            return True
+    return False

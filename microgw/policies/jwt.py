@@ -15,6 +15,7 @@ removed from what goes to the native service; the outbound policy may send it on
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import unquote_plus
@@ -178,18 +179,41 @@ class TokenReader:
             return values[0].strip() or None
         if self.kind == "cookie":
             token = request.cookies.get(self.name)
-            if token:
-                _strip_cookie(ctx, self.name)
+            if "Cookie" in request.headers:
+                _strip_cookie(ctx, self.name)  # the token and its look-alikes never go on
             return token or None
         return _take_query_parameter(ctx, self.name)
 
 
+_LOOKALIKE = re.compile(r"[\s.\-\[]")
+
+
+def _normal_name(name: str) -> str:
+    """How frameworks may read a parameter or cookie name: PHP turns ``access.token``, ``access token``
+    and ``access[token`` into ``access_token`` and ``access_token[]`` into an array of it; some match
+    without regard to case."""
+    name = name.strip()
+    if name.endswith("]") and "[" in name:
+        name = name[: name.index("[")]
+    return _LOOKALIKE.sub("_", name).lower()
+
+
+def _lookalike(key: str, name: str) -> bool:
+    return key != name and _normal_name(key) == _normal_name(name)
+
+
 def _strip_cookie(ctx: RequestContext, name: str) -> None:
     kept = []
+    removed = False
     for header in ctx.request.headers.getall("Cookie", ()):
         for part in header.split(";"):
-            if part.strip() and part.split("=", 1)[0].strip() != name:
+            key = part.split("=", 1)[0].strip()
+            if part.strip() and key != name and not _lookalike(key, name):
                 kept.append(part.strip())
+            elif part.strip():
+                removed = True
+    if not removed:
+        return
     ctx.remove_headers.add("cookie")
     if kept:
         ctx.add_headers.append(("Cookie", "; ".join(kept)))
@@ -202,10 +226,13 @@ def _take_query_parameter(ctx: RequestContext, name: str) -> str | None:
     kept = []
     for part in ctx.query.split("&"):
         key, _, value = part.partition("=")
-        if unquote_plus(key) == name:
+        decoded = unquote_plus(key)
+        if decoded == name:
             if token is not None:
                 raise GatewayError(400, "invalid_request", f"More than one {name} parameter", challenge="Bearer", bearer_error="invalid_request")
             token = unquote_plus(value)
+        elif _lookalike(decoded, name):
+            continue  # another token under a name the native service may read as this one: never passed on
         else:
             kept.append(part)
     ctx.query = "&".join(kept)

@@ -1,10 +1,17 @@
-"""Transport stage: is this entry protocol (the vendor's entryProtocolPolicy) and method allowed?"""
+"""Transport stage: is this entry protocol (the vendor's entryProtocolPolicy) and method allowed?
+
+Many frameworks take the method from ``X-HTTP-Method-Override`` (and its cousins) instead of the
+request line: a ``POST`` carrying ``X-HTTP-Method-Override: DELETE`` is a DELETE to them. With a
+``methods`` restriction such a header must name an allowed method too, or the request is refused.
+"""
 
 from __future__ import annotations
 
 from microgw.config.model import ApiConfig
 from microgw.errors import GatewayError
 from microgw.context import RequestContext
+
+OVERRIDE_HEADERS = ("X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override")
 
 
 class TransportStage:
@@ -21,3 +28,10 @@ class TransportStage:
         if self.methods is not None and ctx.request.method not in self.methods:
             allow = ", ".join(sorted(self.methods))
             raise GatewayError(405, "method_not_allowed", f"Method {ctx.request.method} is not allowed", headers={"Allow": allow})
+        if self.methods is not None:
+            headers = ctx.request.headers
+            for name in OVERRIDE_HEADERS:
+                for value in headers.getall(name, ()):
+                    if value.strip().upper() not in self.methods:
+                        allow = ", ".join(sorted(self.methods))
+                        raise GatewayError(405, "method_not_allowed", f"{name} names a method that is not allowed", headers={"Allow": allow})
