@@ -2,7 +2,9 @@
 
 ``GET /rest/apigateway/{alias,applications,strategies,apis,archive}`` — the subset a child needs
 (see README). Basic auth of the admin user is required: these answers hold API keys and secrets,
-so without ``admin`` configured they are refused.
+so without ``admin`` configured they are refused. Each answer is built once per runtime and served
+with a strong ETag (304 on ``If-None-Match``), gzip when asked, and the whole-settings tag that lets
+a microgw child see an unchanged parent in one request (:mod:`microgw.sync.served`).
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from microgw import __version__
 from microgw.config.loader import expand_aliases
 from microgw.endpoints.admin import guard
 from microgw.errors import bad_request
-from microgw.responses import json_response
+from microgw.keys.publish import jwks_document
 from microgw.sync import vendor
+from microgw.sync.served import SETTINGS_HEADER, Answer, Served, ServedCache, json_answer, settings_tag
 
 if TYPE_CHECKING:
     from microgw.host import GatewayHost
@@ -31,9 +35,24 @@ def _base_url(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
 
 
+def respond(request: web.Request, answer: Answer, tag: str, extra: dict[str, str] | None = None) -> web.Response:
+    """The answer, or 304 when the child has it; gzip when the child accepts it."""
+    headers = {"Vary": "Accept-Encoding", "Cache-Control": "private, no-cache", SETTINGS_HEADER: tag, **(extra or {})}
+    gzipped = answer.wants_gzip(request.headers.get("Accept-Encoding", ""))
+    headers["ETag"] = answer.gzip_etag if gzipped else answer.etag
+    if answer.matches(request.headers.get("If-None-Match", "")):
+        return web.Response(status=304, headers=headers)
+    if gzipped:
+        headers["Content-Encoding"] = "gzip"
+        return web.Response(body=answer.gzipped(), content_type=answer.content_type, headers=headers)
+    return web.Response(body=answer.body, content_type=answer.content_type, headers=headers)
+
+
 def routes(gateway: "GatewayHost") -> list[web.RouteDef]:
     def guarded(handler):
         return guard(gateway, handler, needs_admin="Serving settings to child gateways needs admin credentials (admin.user, admin.password)")
+
+    cache = ServedCache()
 
     def raw():
         return gateway.runtime.settings.raw
@@ -42,34 +61,59 @@ def routes(gateway: "GatewayHost") -> list[web.RouteDef]:
         issuer = gateway.runtime.settings.issuer
         return issuer.issuer if issuer else None
 
+    def ids() -> dict:
+        return {(route.api.name, route.api.version): route.api.id for route in gateway.runtime.routes.values()}
+
+    def inputs() -> list:
+        """Everything the answers are made of (see :mod:`microgw.sync.served`)."""
+        settings = raw()
+        return [
+            __version__, own_issuer(), sorted([list(key), value] for key, value in ids().items()),
+            {name: settings.get(name) for name in ("apis", "aliases", "applications", "security_settings")},
+        ]
+
+    def current(request: web.Request) -> tuple[Served, str]:
+        """This runtime's answers for the request's base URL, and the whole-settings tag."""
+        runtime = gateway.runtime
+        served = cache.served(runtime, _base_url(request), inputs)
+        keyring = runtime.services.keyring() if runtime.services.keyring is not None else None
+        return served, settings_tag(served.inputs_tag, cache.jwks_tag(keyring, lambda: jwks_document(keyring)))
+
     told: set[tuple[str, str]] = set()  # withheld auth servers already logged
 
     async def alias(request: web.Request) -> web.Response:
-        withheld: list[tuple[str, str]] = []
-        served = vendor.served_aliases(raw(), own_issuer(), _base_url(request), withheld)
-        for server_id, why in withheld:
-            if (server_id, why) not in told:
-                told.add((server_id, why))
-                log.warning("auth server %r is not served to child gateways: %s, and a child can only fetch keys", server_id, why)
-        return json_response({"alias": served})
+        served, tag = current(request)
+
+        def build() -> Answer:
+            withheld: list[tuple[str, str]] = []
+            answer = json_answer({"alias": vendor.served_aliases(raw(), own_issuer(), _base_url(request), withheld)})
+            for server_id, why in withheld:
+                if (server_id, why) not in told:
+                    told.add((server_id, why))
+                    log.warning("auth server %r is not served to child gateways: %s, and a child can only fetch keys", server_id, why)
+            return answer
+
+        return respond(request, served.get("alias", build), tag)
 
     async def applications(request: web.Request) -> web.Response:
-        items = raw().get("applications") or []
-        return json_response({"applications": [vendor.application_to_vendor(item) for item in items]})
+        served, tag = current(request)
+        build = lambda: json_answer({"applications": [vendor.application_to_vendor(item) for item in raw().get("applications") or []]})  # noqa: E731
+        return respond(request, served.get("applications", build), tag)
 
     async def strategies(request: web.Request) -> web.Response:
-        return json_response({"strategies": vendor.served_strategies(raw().get("applications") or [])})
+        served, tag = current(request)
+        build = lambda: json_answer({"strategies": vendor.served_strategies(raw().get("applications") or [])})  # noqa: E731
+        return respond(request, served.get("strategies", build), tag)
 
-    def served_apis() -> tuple[list[dict], dict]:
-        """The configured APIs with aliases expanded (children may not have them), and their ids."""
+    def served_apis() -> list[dict]:
+        """The configured APIs with aliases expanded (children may not have them)."""
         items = []
         for item in raw().get("apis") or []:
             item = dict(item)
             if "endpoint" in item:
                 item["endpoint"] = expand_aliases(item["endpoint"], raw().get("aliases") or {})
             items.append(item)
-        ids = {(route.api.name, route.api.version): route.api.id for route in gateway.runtime.routes.values()}
-        return items, ids
+        return items
 
     exports: dict = {"runtime": None}
 
@@ -96,18 +140,19 @@ def routes(gateway: "GatewayHost") -> list[web.RouteDef]:
 
         runtime = gateway.runtime
         if exports["runtime"] is not runtime:
-            items, ids = served_apis()
-            offered, withheld = await asyncio.to_thread(check, items, ids)  # files read, archives parsed
+            items, known = served_apis(), ids()
+            offered, withheld = await asyncio.to_thread(check, items, known)  # files read, archives parsed
             for reason in withheld.values():
                 log.warning("an API is not served to child gateways: %s", reason)
-            exports.update(runtime=runtime, offered=offered, ids=ids, withheld=withheld)
+            exports.update(runtime=runtime, offered=offered, ids=known, withheld=withheld)
         return exports["offered"], exports["ids"], exports["withheld"]
 
     async def apis(request: web.Request) -> web.Response:
         from microgw.sync.archive import api_list
 
-        items, ids, _ = await exportable()
-        return json_response(api_list(items, ids))
+        served, tag = current(request)
+        items, known, _ = await exportable()
+        return respond(request, served.get("apis", lambda: json_answer(api_list(items, known))), tag)
 
     async def archive(request: web.Request) -> web.Response:
         from microgw.sync.archive import ArchiveError, build_archive, select_apis
@@ -115,21 +160,22 @@ def routes(gateway: "GatewayHost") -> list[web.RouteDef]:
         wanted = request.query.getall("apis", [])
         if not wanted:
             raise bad_request("Name the APIs to export: ?apis=<id>[,<id>] or ?apis=*")
-        items, ids, withheld = await exportable()
+        items, known, withheld = await exportable()
         named = [part.strip() for item in wanted for part in item.split(",")]
         refused = [f"{ident}: {withheld[ident]}" for ident in dict.fromkeys(named) if ident in withheld]
         if refused:
             raise bad_request("Not exported (a child would enforce less than this gateway): " + "; ".join(refused))
+        served, tag = current(request)
+
+        def build() -> Answer:
+            body = build_archive(select_apis(items, wanted, known), ids=known, verify=False)  # each was verified by exportable()
+            return Answer(body, "application/zip", compressible=False)  # a zip is compressed already
+
         try:
-            chosen = select_apis(items, wanted, ids)
-            body = build_archive(chosen, ids=ids, verify=False)  # each was verified by exportable()
+            answer = served.archive(tuple(wanted), build)
         except ArchiveError as exc:
             raise bad_request(str(exc)) from None
-        return web.Response(
-            body=body,
-            content_type="application/zip",
-            headers={"Content-Disposition": 'attachment; filename="archive.zip"'},
-        )
+        return respond(request, answer, tag, {"Content-Disposition": 'attachment; filename="archive.zip"'})
 
     return [
         web.get(f"{PREFIX}/alias", guarded(alias)),

@@ -3,6 +3,13 @@
 ``GET /rest/apigateway/alias`` (auth servers, simple aliases), ``/strategies``, ``/applications``,
 ``/apis`` and ``/archive?apis=<id>`` (each API with its policies, in the vendor's archive layout).
 The result is one document in microgw's YAML form, validated like a file before anything uses it.
+
+Polls are cheap for the parent: one keep-alive connection per download, gzip accepted, and every
+answer that came with an ETag asked for again with ``If-None-Match`` (a 304 reuses the kept body).
+A microgw parent also sends one tag over all it serves (:data:`~microgw.sync.served.SETTINGS_HEADER`);
+when the first answer of a poll (``/apis``) carries the tag the last complete download was made
+under, nothing changed and the poll ends there. A vendor parent (no tag, perhaps no ETags) is
+downloaded whole each time, as before.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from yarl import URL
 
 from microgw.config.urls import parent_base
 from microgw.sync import vendor
+from microgw.sync.served import SETTINGS_HEADER
 
 log = logging.getLogger("microgw.sync")
 
@@ -50,6 +58,11 @@ class ParentClient:
             raise DownloadError(str(exc)) from None
         self.ssl = ssl_context
         self.warnings: list[str] = []  # what the last download wants the user to know (logged by the caller)
+        self.unchanged = False  # the last download was answered by the parent's unchanged settings tag
+        self._kept: dict[str, tuple[str, bytes]] = {}  # request -> (ETag, body) of the last good download
+        self._fresh: dict[str, tuple[str, bytes]] = {}  # the same, gathered by the download under way
+        self._tags: set[str | None] = set()  # settings tags seen by the download under way
+        self._previous: tuple[str, dict[str, Any], list[str]] | None = None  # (tag, document, warnings)
 
     def _auth(self) -> dict[str, str]:
         if not self.parent.user:
@@ -65,8 +78,18 @@ class ParentClient:
         return await self._fetch(session, self.base.with_path(self.base.path.rstrip("/") + path), path, params)
 
     async def _fetch(self, session: aiohttp.ClientSession, url: URL, path: str, params: dict | None = None) -> bytes:
+        key = str(url.with_query(params) if params else url)
+        kept = self._kept.get(key)
+        headers = {**self._auth(), "Accept": "application/json", "Accept-Encoding": "gzip"}
+        if kept is not None:
+            headers["If-None-Match"] = kept[0]
         try:
-            async with session.get(url, params=params, headers={**self._auth(), "Accept": "application/json"}, ssl=self.ssl, allow_redirects=False) as resp:
+            async with session.get(url, params=params, headers=headers, ssl=self.ssl, allow_redirects=False) as resp:
+                if path.startswith("/rest/apigateway/"):  # the settings answers (not the JWKS)
+                    self._tags.add(resp.headers.get(SETTINGS_HEADER))
+                if resp.status == 304 and kept is not None:
+                    self._fresh[key] = kept
+                    return kept[1]
                 if resp.status == 401:
                     raise DownloadError(f"{path}: the parent refused the credentials (401)")
                 if resp.status != 200:
@@ -81,7 +104,11 @@ class ParentClient:
                     if size > MAX_ANSWER:
                         raise DownloadError(f"{path}: the answer is too large")
                     chunks.append(chunk)
-                return b"".join(chunks)
+                body = b"".join(chunks)
+                etag = resp.headers.get("ETag")
+                if etag and not etag.startswith("W/"):
+                    self._fresh[key] = (etag, body)
+                return body
         except asyncio.TimeoutError:
             raise DownloadError(f"{path}: the parent did not answer in time") from None
         except aiohttp.ClientError as exc:
@@ -132,12 +159,29 @@ class ParentClient:
             raise DownloadError(f"the parent's answer is malformed: {exc}") from None
 
     async def _download(self) -> dict[str, Any]:
+        self._fresh, self._tags, self.unchanged = {}, set(), False
+        try:
+            document = await self._download_all()
+        except BaseException:
+            self._previous = None
+            raise
+        self._kept = self._fresh  # only what this download used: a removed API's archive goes
+        return document
+
+    async def _download_all(self) -> dict[str, Any]:
         from microgw.sync.archive import ArchiveError, load_archive
         from microgw.sync.archive_files import with_ids
 
         warnings: list[str] = []
         timeout = aiohttp.ClientTimeout(total=self.parent.timeout)
-        async with aiohttp.ClientSession(timeout=timeout, trust_env=False) as session:
+        connector = aiohttp.TCPConnector(limit=1)  # every request of a download on one keep-alive connection
+        async with aiohttp.ClientSession(timeout=timeout, trust_env=False, connector=connector) as session:
+            listed = vendor.objects(await self._json(session, "/rest/apigateway/apis", "apiResponse"), "apiResponse")
+            previous = self._previous
+            if previous is not None and self._tags == {previous[0]}:
+                self.unchanged, self.warnings = True, previous[2]
+                self._fresh = self._kept
+                return previous[1]
             aliases = await self._json(session, "/rest/apigateway/alias", "alias")
             document: dict[str, Any] = {}
             servers = vendor.auth_servers_from_aliases(aliases, warnings)
@@ -152,7 +196,6 @@ class ParentClient:
                 strategies = await self._json(session, "/rest/apigateway/strategies", "strategies")
                 apps = await self._json(session, "/rest/apigateway/applications", "applications")
                 document["applications"] = vendor.applications_with_strategies(apps, strategies)
-            listed = vendor.objects(await self._json(session, "/rest/apigateway/apis", "apiResponse"), "apiResponse")
             apis = []
             for index, entry in enumerate(listed):
                 summary = entry.get("api", entry)
@@ -175,4 +218,7 @@ class ParentClient:
             if renamed:
                 log.debug("the parent's local auth server is kept as %r", renamed)
         self.warnings = warnings
+        tags = self._tags - {None}
+        # a tag covers this download only when every answer came under it (no reload in between)
+        self._previous = (tags.pop(), document, warnings) if len(tags) == 1 and None not in self._tags else None
         return document

@@ -72,7 +72,15 @@ class ParentSync:
         self.last_success: float | None = None
         self.last_error: str | None = None
         self.current: str | None = None  # fingerprint of the download being served
+        self._printed: tuple[dict[str, Any] | None, str] = (None, "")  # the last document fingerprinted
         self._task: asyncio.Task | None = None
+
+    def _fingerprint(self, document: dict[str, Any]) -> str:
+        """``fingerprint`` of ``document``, kept for the same object: an unchanged parent hands back
+        the document of the last download, and hashing 10,000 applications per poll is waste."""
+        if document is not self._printed[0]:
+            self._printed = (document, fingerprint(document))
+        return self._printed[1]
 
     def status(self) -> dict[str, Any]:
         return {
@@ -120,7 +128,7 @@ class ParentSync:
 
     def serving(self, document: dict[str, Any] | None, state: str, *, fresh: bool = False) -> None:
         """The gateway accepted ``document`` (None: the YAML settings alone); a fresh one is kept on disk."""
-        self.current = fingerprint(document) if document is not None else None
+        self.current = self._fingerprint(document) if document is not None else None
         self.state = state
         if fresh and document is not None:
             self.last_success = time.time()
@@ -222,7 +230,7 @@ class ParentSync:
             self.state = "parent unreachable; serving the last good settings"
             log.warning("polling the parent failed: %s", exc)
             return False
-        if fingerprint(document) == self.current:
+        if self._fingerprint(document) == self.current:
             if self.state != "downloaded":
                 log.info("the parent answers again; its settings are unchanged")
             self.last_success = time.time()
