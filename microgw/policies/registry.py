@@ -24,6 +24,7 @@ from microgw.policies import (
     outbound,
     request_masking,
     request_transformation,
+    response_cache,
     response_masking,
     response_transformation,
     scopes,
@@ -46,6 +47,7 @@ POLICIES: tuple[Policy, ...] = (
     media_type.POLICY,
     api_spec.POLICY,
     throttle.POLICY,
+    response_cache.POLICY,
 )
 
 CATALOG: Mapping[str, Policy] = MappingProxyType({policy.name: policy for policy in POLICIES})
