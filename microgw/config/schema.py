@@ -127,13 +127,18 @@ def _describe(error: ValidationError) -> list[tuple[list, str]]:
             alternatives = error.validator_value if isinstance(error.validator_value, list) else []
             types = [t for alt in alternatives if isinstance(alt, dict) for t in ([alt["type"]] if isinstance(alt.get("type"), str) else alt.get("type", []))]
             if types:
-                return [(list(error.absolute_path), f"expected {_expected_types(list(dict.fromkeys(types)))}, got {_shown(error.instance)}")]
+                secret = _secret_path(list(error.absolute_path)) and not isinstance(error.instance, (dict, list, bool)) and error.instance is not None
+                got = "the value is not shown: it is a secret" if secret else f"got {_shown(error.instance)}"
+                return [(list(error.absolute_path), f"expected {_expected_types(list(dict.fromkeys(types)))}, {got}")]
         if error.context:
             return _describe(best_match(error.context))
     path = list(error.absolute_path)
     if error.validator == "additionalProperties":
         return _unknown_keys(error)
-    if path and _secret_key(path[-1]):
+    if _secret_path(path):
+        if error.validator == "type":
+            got = "got " + _kind(error.instance) if isinstance(error.instance, (dict, list, bool)) or error.instance is None else "the value is not shown: it is a secret"
+            return [(path, f"expected {_expected_types(error.validator_value)}, {got}")]
         return [(path, f"invalid value (not shown, it is a secret): expected {error.validator} {error.validator_value!r}")]
     if error.validator == "type":
         return [(path, f"expected {_expected_types(error.validator_value)}, got {_shown(error.instance)}")]
@@ -144,6 +149,14 @@ def _describe(error: ValidationError) -> list[tuple[list, str]]:
         described = f" ({sub['description']})" if sub.get("description") else ""
         return [(path, f"{error.instance!r} does not have the expected form{described}")]  # never the raw regex
     return [(path, error.message)]
+
+
+def _secret_path(path: list) -> bool:
+    """The value at ``path`` is a secret, or an item of a list of them (``api_keys[0]``): its value is
+    never printed, even when it is a number (``api_keys: [123456]``)."""
+    if "identifiers" in path and "value" in path[-2:]:  # the vendor's identifiers: API keys among them
+        return True
+    return any(_secret_key(part) for part in path[-2:] if isinstance(part, str))
 
 
 # What a file may leave to the other files: a mapping it only partly overrides misses required keys,

@@ -138,6 +138,41 @@ def _unknown_verbatim(source: str):
     return construct
 
 
+EXPANSION_FLOOR = 100_000  # expanded nodes always allowed
+EXPANSION_FACTOR = 10  # beyond the floor, aliases may multiply the written nodes at most this much
+
+
+def check_expansion(document: Any) -> None:
+    """Refuse a document whose aliases expand it enormously (a "billion laughs": ten aliases of ten
+    aliases ... load in microseconds as shared objects, then every later walk — validation, merging,
+    copying — visits each use) or refer to themselves. Raises ValueError saying which."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: Any) -> int:
+        if not isinstance(node, (dict, list)):
+            return 1
+        key = id(node)
+        known = sizes.get(key)
+        if known is not None:
+            return known
+        if key in active:
+            raise ValueError("an alias refers to a node that contains it (a recursive structure)")
+        active.add(key)
+        children = node.values() if isinstance(node, dict) else node
+        total = 1 + sum(size(child) for child in children)
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    try:
+        expanded = size(document)
+    except RecursionError:
+        raise ValueError("the document nests too deeply") from None
+    if expanded > EXPANSION_FLOOR and expanded > EXPANSION_FACTOR * (len(sizes) + 1):
+        raise ValueError(f"aliases expand the document to {expanded} nodes from {len(sizes)} written (an alias bomb?)")
+
+
 def load_yaml_documents(path: Path) -> tuple[list[Any], LineMap]:
     """Load every document of a YAML file; raise ConfigError naming the file and line on bad YAML."""
     source = str(path)
@@ -160,4 +195,9 @@ def load_yaml_documents(path: Path) -> tuple[list[Any], LineMap]:
         raise ConfigError([ConfigProblem(source, "", f"invalid YAML: {exc.problem}", line)]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([ConfigProblem(source, "", f"invalid YAML: {exc}")]) from None
+    for doc in docs:
+        try:
+            check_expansion(doc)
+        except ValueError as exc:
+            raise ConfigError([ConfigProblem(source, "", f"invalid YAML: {exc}")]) from None
     return docs, lines

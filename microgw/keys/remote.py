@@ -13,8 +13,9 @@ Behaviour, and why:
   most one such on-demand fetch per ``unknown_kid_cooldown`` seconds, so random kids cannot make us
   hammer the IdP.
 * The URL comes only from configuration; ``jku``/``x5u`` headers are never followed. Redirects are
-  followed by hand (at most ``max_redirects``) and a redirect from https to anything but https is
-  refused: the keys decide who gets in, so they must not arrive over plain HTTP once TLS was asked for.
+  followed by hand (at most ``max_redirects``), only to the configured URL's own host (scheme and
+  port may change, to https only once TLS was asked for): the keys decide who gets in, so they must
+  come from whom the configuration names, never over plain HTTP once TLS was asked for.
 * Reads the key list through one immutable :class:`~microgw.keys.static.KeyIndex` swapped in one
   assignment, so request handling never sees a half-updated set.
 * Status for readiness and metrics: ``ready``, ``last_error`` (short, no URL query/credentials),
@@ -290,4 +291,6 @@ class RemoteJwksSource:
             raise _FetchError("redirect to a non-http(s) URL refused")
         if current.scheme == "https" and target.scheme != "https":
             raise _FetchError("redirect from https to http refused")
+        if (target.host or "").lower().rstrip(".") != (self.url.host or "").lower().rstrip("."):
+            raise _FetchError("redirect to another host refused")
         return target

@@ -29,6 +29,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4, DRAFT202012
 
 from microgw.config.model import ApiConfig
+from microgw.config.yamlfile import check_expansion
 from microgw.context import RequestContext
 from microgw.errors import GatewayError
 from microgw.policies.bodies import JSON, answer_body, kind_of, request_body
@@ -98,6 +99,7 @@ def _load(data: Mapping[str, Any]) -> dict:
         raise ValueError(f"cannot read the API definition {path}: {exc.strerror}") from None
     try:
         document = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
+        check_expansion(document)
     except (ValueError, yaml.YAMLError) as exc:
         raise ValueError(f"the API definition {path} is neither JSON nor YAML: {str(exc)[:200]}") from None
     if not isinstance(document, dict):

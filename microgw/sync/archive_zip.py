@@ -15,6 +15,7 @@ import io
 import json
 import os
 import re
+import struct
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,10 @@ from xml.etree import ElementTree
 
 MAX_BYTES = 64 << 20  # total uncompressed bytes an archive may hold
 MAX_MEMBERS = 20_000
+MAX_DIRECTORY_BYTES = 4 << 20  # central directory: room for MAX_MEMBERS entries with long names
+_EOCD = struct.Struct("<4s4H2LH")
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")
+_ZIP64_END = struct.Struct("<4sQ2H2L4Q")
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
@@ -62,6 +67,7 @@ class SafeZip:
             data = bytes(source)
             if len(data) > max_bytes:
                 raise ArchiveError(f"the archive is larger than {max_bytes} bytes")
+        self._check_directory(data)
         try:
             self._zip = zipfile.ZipFile(io.BytesIO(data))
         except (zipfile.BadZipFile, ValueError, EOFError):
@@ -69,6 +75,25 @@ class SafeZip:
         self._budget = max_bytes
         self.members: dict[str, zipfile.ZipInfo] = {}
         self._check(self._zip.infolist(), max_bytes)
+
+    def _check_directory(self, data: bytes) -> None:
+        """Read the member count and central-directory size from the end record before parsing:
+        ``zipfile`` builds an object per entry of the whole directory, so a small archive declaring
+        a million entries must be refused before that, not after."""
+        end = data.rfind(b"PK\x05\x06", max(0, len(data) - (_EOCD.size + 0xFFFF)))
+        if end < 0 or end + _EOCD.size > len(data):
+            return  # not a zip: zipfile says so
+        _sig, _disk, _cd_disk, _here, entries, cd_size, _cd_offset, _comment = _EOCD.unpack_from(data, end)
+        locator = end - _ZIP64_LOCATOR.size
+        if (entries == 0xFFFF or cd_size == 0xFFFFFFFF) and locator >= 0 and data[locator:locator + 4] == b"PK\x06\x07":
+            offset = _ZIP64_LOCATOR.unpack_from(data, locator)[2]
+            if 0 <= offset <= len(data) - _ZIP64_END.size and data[offset:offset + 4] == b"PK\x06\x06":
+                fields = _ZIP64_END.unpack_from(data, offset)
+                entries, cd_size = fields[7], fields[8]
+        if entries > MAX_MEMBERS:
+            raise ArchiveError(self._where("", f"too many members ({entries}, at most {MAX_MEMBERS})"))
+        if cd_size > MAX_DIRECTORY_BYTES:
+            raise ArchiveError(self._where("", f"the archive's directory is {cd_size} bytes, more than the limit of {MAX_DIRECTORY_BYTES}"))
 
     def _where(self, member: str, message: str) -> str:
         parts = [p for p in (self.label, member) if p]

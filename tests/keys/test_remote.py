@@ -212,6 +212,18 @@ async def test_redirects_are_followed_within_http(jwks_server, sources):
         await target.stop()
 
 
+async def test_redirect_to_another_host_is_refused(jwks_server, sources):
+    evil = await JwksServer(document=jwks(jwk_of(rsa_key("b"), "evil"))).start()
+    try:
+        jwks_server.redirect_to = evil.url.replace("127.0.0.1", "localhost")  # another host, same machine
+        source = await sources(jwks_server.url)
+        assert await source.refresh() is False
+        assert source.last_error == "redirect to another host refused"
+        assert evil.hits == 0 and source.candidates("evil", "RS256") == []
+    finally:
+        await evil.stop()
+
+
 async def test_redirect_from_https_to_http_is_refused(sources, jwks_server):
     ca = trustme.CA()
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
