@@ -142,6 +142,10 @@ def _kid_args_last(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if "start" in (sys.argv[1:] if argv is None else argv)[:1]:
+        from microgw.server import hold_sighup
+
+        hold_sighup()  # a SIGHUP while the settings load is a reload to do, not the end of the process
     parser = build_parser()
     args = parser.parse_args(_kid_args_last(list(sys.argv[1:] if argv is None else argv)))
     if getattr(args, "config", None) == [] and os.environ.get(CONFIG_ENV):

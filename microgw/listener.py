@@ -12,7 +12,8 @@ parse with a text/plain 400 that carries the stack's ``Server`` header and echoe
   connection opening or of the first byte of a request on a kept-alive connection (408 and close);
 - a request the parser refuses, and an HTTP/0.9 request, gets a JSON 400 that never repeats the input;
 - repeated warnings (refused connections, failed accepts) are logged at most once per period, with a
-  count of the ones left out.
+  count of the ones left out;
+- a stop waits for requests being handled, not for connections that only linger over an unread body.
 """
 
 from __future__ import annotations
@@ -208,6 +209,17 @@ class GuardedHandler(RequestHandler):
             self.transport.write(HEADER_TIMEOUT)
         self.force_close()
         self.transport.close()
+
+    # --- stopping ----------------------------------------------------------------------------------
+
+    async def shutdown(self, timeout: float | None = 15.0) -> None:
+        """Wait for a request being handled, never for a connection that only lingers: after an
+        early answer (a 413, a 401) aiohttp keeps reading the unsent body for up to 10 s, and a stop
+        would wait for that up to the whole grace period."""
+        task = self._task_handler
+        if not self._request_in_progress and task is not None and not task.done():
+            task.cancel()
+        await super().shutdown(timeout)
 
     # --- answers to what cannot be parsed --------------------------------------------------------
 

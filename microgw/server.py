@@ -101,10 +101,13 @@ class Gateway:
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Listen first, then assemble the settings (which may wait for a parent gateway), then serve.
+
+        Until the runtime is in place the listeners answer the liveness probe (200) and everything
+        else 503 ``starting``: a sidecar whose parent hangs is alive and probed, not a closed port.
+        The listeners and the upstream pool follow the files and the command line (a download
+        changes APIs, applications and auth servers, never listeners)."""
         follower = self.role is not None and not self.role.downloads
-        self.loaded, runtime, self.sync, self._downloaded = await self.assembly.prepare(self.loaded, self, follower=follower)
-        for warning in self.loaded.warnings:  # configuration warnings and what downloads replaced
-            log.warning("%s", warning)
         settings = self.loaded.settings
         try:
             https_context = startup.https_context(settings)
@@ -114,9 +117,10 @@ class Gateway:
         self._pool = UpstreamPool(srv.upstream_connections, per_share=srv.api_share)
         self.forwarder = Forwarder(self._pool, srv.max_body_size, srv.body_timeout)
         guard = self._guard(srv)
-        await runtime.start()
-        self._runtime = runtime
-        app = web.Application(client_max_size=1 << 20, middlewares=[tracing.middleware(self.metrics, lambda: self.runtime.settings.request_id_header)])
+        app = web.Application(
+            client_max_size=1 << 20,
+            middlewares=[self._while_starting, tracing.middleware(self.metrics, lambda: self.runtime.settings.request_id_header)],
+        )
         app.on_response_prepare.append(_server_header)
         app.on_response_prepare.append(tracing.response_headers)
         app.add_routes(builtin_routes(self))  # before /gateway/: /gateway/security/getJsonWebToken is ours
@@ -145,13 +149,32 @@ class Gateway:
             await site.start()
             for sock in site._server.sockets:  # type: ignore[union-attr]
                 host, bound = sock.getsockname()[:2]
-                url = f"{scheme}://{host}:{bound}"
-                self.listener_urls.append(url)
-                log.info("listening on %s", url)
+                self.listener_urls.append(f"{scheme}://{host}:{bound}")
+        if settings.parent is not None and settings.parent.download:
+            for url in self.listener_urls:
+                log.info("answering health probes on %s while the settings are assembled", url)
+        self.loaded, runtime, self.sync, self._downloaded = await self.assembly.prepare(self.loaded, self, follower=follower)
+        for warning in self.loaded.warnings:  # configuration warnings and what downloads replaced
+            log.warning("%s", warning)
+        self.forwarder.max_body_size = self.loaded.settings.server.max_body_size
+        self.forwarder.body_timeout = self.loaded.settings.server.body_timeout
+        await runtime.start()
+        self._runtime = runtime
+        for url in self.listener_urls:
+            log.info("listening on %s", url)
         if self.sync is not None:
             self.sync.start_polling()
         if self.role is not None:
             self._flusher = asyncio.ensure_future(self._flush_counters())
+
+    @web.middleware
+    async def _while_starting(self, request: web.Request, handler):
+        """Before the runtime is in place: liveness 200, everything else 503 (retry shortly)."""
+        if self._runtime is not None:
+            return await handler(request)
+        if request.path == admin.PREFIX + "/health":
+            return web.json_response({"status": "up", "starting": True})
+        return error_response(GatewayError(503, "starting", "The gateway is starting", headers={"Retry-After": "1"}))
 
     def _guard(self, srv) -> Guard:
         """The client-connection limits (microgw.listener); the loop's accept failures rate-limited."""
@@ -356,7 +379,15 @@ async def serve(gateway: Gateway) -> int:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(gateway.reload(group=False)))
+    hup_during_start = [bool(EARLY_HUPS)]
+
+    def on_hup() -> None:
+        if gateway._runtime is None:  # still starting: reload once it has started, never lose it
+            hup_during_start[0] = True
+        else:
+            asyncio.ensure_future(gateway.reload(group=False))
+
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
     try:
         await gateway.start()
     except ConfigError as exc:
@@ -373,6 +404,9 @@ async def serve(gateway: Gateway) -> int:
         parent.url if parent is not None and parent.download else None,
     ):
         log.info("%s", line)
+    if hup_during_start[0]:
+        log.info("reloading: SIGHUP arrived during start-up")
+        await gateway.reload(group=False)
     _settle_gc()
     if gateway.role is not None:
         gateway.role.notify_ready()
@@ -381,6 +415,16 @@ async def serve(gateway: Gateway) -> int:
     await gateway.stop()
     log.info("stopped")
     return 0
+
+
+EARLY_HUPS: list[float] = []  # SIGHUPs received before the event loop took over (see hold_sighup)
+
+
+def hold_sighup() -> None:
+    """From the very start of ``microgw start``: a SIGHUP (reload) must neither kill the process, as
+    its default action would, nor be lost; it is remembered and served once start-up is done."""
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda *_: EARLY_HUPS.append(time.monotonic()))
 
 
 def run(assembly: startup.Assembly, loaded: Loaded) -> int:
