@@ -105,7 +105,8 @@ class Metrics:
     def total(self) -> int:
         return sum(self._summed().requests.values())
 
-    def render(self, runtime: _Runtime) -> str:
+    def render(self, runtime: _Runtime, *, degraded: bool = False) -> str:
+        """The Prometheus text; ``degraded`` is what /ready reports (saved keys only, parent unreachable)."""
         summed = self._summed()
         lines = [
             "# HELP microgw_requests_total Requests answered on /gateway paths, by API and status.",
@@ -128,6 +129,11 @@ class Metrics:
                 lines += histogram.render(name, f'api="{_label(api)}",version="{_label(version)}"')
         ready, details = runtime.readiness()
         lines += ["# HELP microgw_ready 1 when every background part has what it needs.", "# TYPE microgw_ready gauge", f"microgw_ready {int(ready)}"]
+        lines += [
+            "# HELP microgw_degraded 1 when the gateway serves but something is off (keys only from the saved download, parent unreachable); /ready says what.",
+            "# TYPE microgw_degraded gauge",
+            f"microgw_degraded {int(degraded)}",
+        ]
         for part in runtime.services.background:
             for name, value in getattr(part, "metrics", lambda: {})().items():
                 lines.append(f"microgw_{name} {value}")

@@ -42,6 +42,15 @@ async def check_admin(request: web.Request, gateway: "GatewayHost") -> None:
         raise invalid_credentials("Invalid admin credentials")
 
 
+def degraded_reasons(gateway: "GatewayHost") -> list[str]:
+    """Why the gateway serves but not as configured: one list for /ready and the metrics gauge."""
+    reasons = gateway.runtime.degraded()
+    parent = gateway.parent_status()
+    if parent is not None and parent["state"] != "downloaded":
+        reasons.append(f"parent: {parent['state']}")
+    return reasons
+
+
 LOOPBACK_ONLY = (
     "Settings and assets are shown only to clients on this host (loopback) unless admin credentials "
     "are configured (admin.user, admin.password)"
@@ -126,17 +135,16 @@ def routes(gateway: "GatewayHost") -> list[web.RouteDef]:
         return json_response(mask_secrets(_plain(gateway.runtime.settings.raw)))
 
     async def metrics(request: web.Request) -> web.Response:
-        return web.Response(text=gateway.metrics.render(gateway.runtime), content_type="text/plain", charset="utf-8")
+        text = gateway.metrics.render(gateway.runtime, degraded=bool(degraded_reasons(gateway)))
+        return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
     async def health(request: web.Request) -> web.Response:
         return json_response({"status": "up"})
 
     async def ready(request: web.Request) -> web.Response:
         is_ready, details = gateway.runtime.readiness()
-        reasons = gateway.runtime.degraded()
+        reasons = degraded_reasons(gateway)
         parent = gateway.parent_status()
-        if parent is not None and parent["state"] != "downloaded":
-            reasons.append(f"parent: {parent['state']}")
         body = {"ready": is_ready, "degraded": bool(reasons), "reasons": reasons, "checks": details}
         if parent is not None:
             body["parent"] = parent

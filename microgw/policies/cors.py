@@ -44,7 +44,7 @@ SCHEMA = {
             "items": {"type": "string", "minLength": 1},
             "description": "Origins allowed (scheme://host[:port]); '*' any; 'https://*.example.com' its subdomains.",
         },
-        "allow_methods": {"type": "array", "items": {"type": "string", "pattern": "^[A-Za-z]+$"}, "description": "Default GET, POST, PUT, DELETE, PATCH, HEAD."},
+        "allow_methods": {"type": "array", "items": {"type": "string", "pattern": "^[A-Za-z]+$", "x-expected": "an HTTP method name (letters only, e.g. GET)"}, "description": "Default GET, POST, PUT, DELETE, PATCH, HEAD."},
         "allow_headers": {"type": "array", "items": {"type": "string", "minLength": 1}, "description": "Request headers allowed; '*' any (default: none beyond the CORS-safelisted ones)."},
         "expose_headers": {"type": "array", "items": {"type": "string", "minLength": 1}},
         "allow_credentials": {"type": "boolean", "description": "Default false."},

@@ -41,10 +41,10 @@ SCHEMA = {
             "resources": {
                 "type": "array",
                 "minItems": 1,
-                "items": {"type": "string", "pattern": "^/"},
+                "items": {"type": "string", "pattern": "^/", "x-expected": "a resource path starting with / (e.g. /films/{id})"},
                 "description": "Resource path patterns after /gateway/<api>/<version>: /films, /films/{id}, /files/**.",
             },
-            "methods": {"type": "array", "items": {"type": "string", "pattern": "^[A-Za-z]+$"}, "description": "Default: every method."},
+            "methods": {"type": "array", "items": {"type": "string", "pattern": "^[A-Za-z]+$", "x-expected": "an HTTP method name (letters only, e.g. GET)"}, "description": "Default: every method."},
             "policies": {"$ref": "#", "description": "Override the API's policies of the same name, add to the others."},
         },
     },

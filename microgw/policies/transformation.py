@@ -19,7 +19,6 @@ from microgw.policies import jsonpath
 from microgw.policies.variables import Template
 from microgw.policies.vendor import Invalid, Unsupported, VendorAction, first, groups, values
 
-_NAME = {"type": "string", "minLength": 1, "pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"}
 _SET_REMOVE_NAMES = {
     "type": "object",
     "additionalProperties": False,
@@ -53,7 +52,7 @@ def schema(direction: str) -> dict[str, Any]:
         properties.update(
             {
                 "status": {"type": "integer", "minimum": 100, "maximum": 599},
-                "reason": {"type": "string", "pattern": "^[\\t -~]*$"},
+                "reason": {"type": "string", "pattern": "^[\\t -~]*$", "x-expected": "a reason phrase of printable ASCII characters"},
             }
         )
     return {

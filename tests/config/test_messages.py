@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +76,23 @@ def test_no_message_shows_a_raw_regex(tmp_path):
     )
     assert len(found) >= 10, found
     assert not any(re.search(r"\^|\$'|\(\?i|\\\\[sS]|does not match", p) for p in found), found
+
+
+def _patterns_without_words(node, path="#"):
+    if isinstance(node, dict):
+        if isinstance(node.get("pattern"), str) and "x-expected" not in node:
+            yield path
+        for key, value in node.items():
+            yield from _patterns_without_words(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _patterns_without_words(value, f"{path}/{index}")
+
+
+def test_every_schema_pattern_says_in_words_what_it_expects():
+    # a value refused by a pattern is explained by the pattern's x-expected; without one the user only
+    # hears "does not have the expected form" (policies added later included)
+    schemas = sorted((Path(__file__).parents[2] / "schemas").glob("*.schema.json"))
+    assert len(schemas) >= 7
+    missing = [f"{f.name}{p}" for f in schemas for p in _patterns_without_words(json.loads(f.read_text()))]
+    assert not missing, f"patterns without x-expected: {missing}"

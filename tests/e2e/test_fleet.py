@@ -130,6 +130,8 @@ async def test_parent_gone_sidecars_keep_serving_and_restart_from_disk(gateway, 
         assert "parent unreachable" in body["parent"]["state"]
         assert any("validating with the keys saved with the download" in r for r in body["reasons"]), body
         assert any(r.startswith("parent: parent unreachable") for r in body["reasons"]), body
+    async with client.get(f"{again.http}/rest/microgateway/metrics") as resp:  # alerting sees it too
+        assert "\nmicrogw_degraded 1\n" in await resp.text()
 
 
 async def test_invalid_download_is_refused_and_old_settings_stay(gateway, client, parent):

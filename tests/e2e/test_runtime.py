@@ -82,6 +82,7 @@ async def test_status_assets_and_metrics(gateway, client):
     async with client.get(f"{gw.http}/rest/microgateway/metrics") as resp:
         text = await resp.text()
     assert 'microgw_requests_total{api="hello",version="1.0",status="200"} 1' in text
+    assert "\nmicrogw_ready 1\n" in text and "\nmicrogw_degraded 0\n" in text
 
 
 async def test_https_with_pem_keystore(gateway, client, ca, tmp_path, upstream):
