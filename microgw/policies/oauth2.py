@@ -91,10 +91,10 @@ SCHEMA = {
                     "resources": {
                         "type": "array",
                         "minItems": 1,
-                        "items": {"type": "string", "pattern": "^/"},
+                        "items": {"type": "string", "pattern": "^/", "x-expected": "a resource path starting with / (e.g. /orders/{id})"},
                         "description": "Resource path patterns: /orders, /orders/{id}, /files/** (default: every resource).",
                     },
-                    "methods": {"type": "array", "items": {"type": "string", "pattern": "^[A-Za-z]+$"}, "description": "Default: every method."},
+                    "methods": {"type": "array", "items": {"type": "string", "pattern": "^[A-Za-z]+$", "x-expected": "an HTTP method name (letters only, e.g. GET)"}, "description": "Default: every method."},
                     "scopes": _SCOPES,
                     "match": {"enum": list(MATCH)},
                 },
