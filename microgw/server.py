@@ -31,6 +31,7 @@ from microgw.responses import error_response
 from microgw.routing import GATEWAY_PREFIX, split_gateway_path
 from microgw.runtime import Runtime
 from microgw.workers import FLUSH, WorkerRole
+from microgw.yielding import answering
 
 if TYPE_CHECKING:
     from microgw.sync.poller import ParentSync
@@ -83,7 +84,8 @@ class Gateway:
     # --- settings ----------------------------------------------------------------------------
 
     async def _build(self, downloaded: dict | None, *, reread: bool = False) -> tuple[Loaded, Runtime]:
-        return await self.assembly.build(downloaded, current=self.loaded, previous=self._runtime, reread=reread)
+        busy = answering(lambda: sum(self.metrics.requests.values())) if self._runtime is not None else None
+        return await self.assembly.build(downloaded, current=self.loaded, previous=self._runtime, reread=reread, busy=busy)
 
     async def apply_download(self, document: dict) -> ConfigError | None:
         """Swap in settings newly downloaded from the parent; the refusal (and nothing changes) when
@@ -202,6 +204,8 @@ class Gateway:
         async def retire() -> None:
             await asyncio.sleep(delay)
             await previous.close(successor)
+            if _gc_settled and not self._retiring.keys() - {task}:  # the last replaced runtime is gone
+                _settle_gc(again=True)
 
         task = asyncio.ensure_future(retire())
         self._retiring[task] = previous
@@ -357,9 +361,10 @@ async def _server_header(request: web.Request, response: web.StreamResponse) -> 
 
 
 GC_THRESHOLDS = (20_000, 20, 20)  # Python's are (700, 10, 10)
+_gc_settled = False  # serve() froze what start-up made (an embedding process keeps its own collector)
 
 
-def _settle_gc() -> None:
+def _settle_gc(*, again: bool = False) -> None:
     """Keep the garbage collector off the tail latency.
 
     What start-up loaded (modules, settings, keys: tens of MB of objects) lives as long as the
@@ -367,9 +372,17 @@ def _settle_gc() -> None:
     load, the p99 of every request in flight. ``gc.freeze`` moves it out of the collector's sight;
     a higher first threshold collects the short-lived per-request cycles less often, each pass as
     cheap (the young generation stays small). Reference counting still frees almost everything.
+
+    ``again`` after a reload retired the previous runtime: what was frozen with it (its reference
+    cycles: settings, routes, services) is unfrozen and collected, and the new runtime frozen in
+    its place; without this, every reload left its predecessor's cycles in memory for good.
     """
+    global _gc_settled
+    if again:
+        gc.unfreeze()
     gc.collect()
     gc.freeze()
+    _gc_settled = True
     gc.set_threshold(*GC_THRESHOLDS)
 
 

@@ -9,14 +9,16 @@ each download from the parent all go through here, so they cannot drift apart, a
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple
 
 from microgw.config.errors import ConfigError, ConfigProblem
 from microgw.config.loader import Loaded, load_settings
 from microgw.policies.registry import CATALOG
+from microgw.yielding import in_background
 
 if TYPE_CHECKING:  # the runtime's parts load only when a command builds one (tools start fast)
     import ssl
@@ -136,18 +138,19 @@ class Assembly:
             raise locate(exc, loaded) from None
         return loaded
 
-    async def build(self, downloaded: dict | None, *, current: Loaded, previous: Runtime | None, reread: bool = False) -> tuple[Loaded, Runtime]:
+    async def build(self, downloaded: dict | None, *, current: Loaded, previous: Runtime | None, reread: bool = False, busy: Callable[[], bool] | None = None) -> tuple[Loaded, Runtime]:
         """Load and build a runtime (not started) to follow ``previous``; ConfigError when either
         refuses. Only a reload (``reread``) reads the files again: otherwise those of ``current``
-        are used, so a half-edited file neither blocks a download nor goes live unasked."""
+        are used, so a half-edited file neither blocks a download nor goes live unasked. ``busy``: the
+        running gateway's "are requests being answered?", so the work yields to them (microgw.yielding)."""
         from microgw.runtime import build_runtime
 
         if downloaded is None and not self.archives and not reread and previous is None:
             loaded = current  # as the command line loaded it
         else:
-            loaded = await asyncio.to_thread(self.load, downloaded, files=None if reread else current.files)
+            loaded = await in_background(functools.partial(self.load, downloaded, files=None if reread else current.files), busy=busy)
         try:
-            runtime = await asyncio.to_thread(build_runtime, loaded.settings, previous)
+            runtime = await in_background(build_runtime, loaded.settings, previous, busy=busy)
         except ConfigError as exc:
             raise locate(exc, loaded) from None
         return loaded, runtime

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import json
 import logging
 import ssl
@@ -63,6 +64,7 @@ class ParentClient:
         self._fresh: dict[str, tuple[str, bytes]] = {}  # the same, gathered by the download under way
         self._tags: set[str | None] = set()  # settings tags seen by the download under way
         self._previous: tuple[str, dict[str, Any], list[str]] | None = None  # (tag, document, warnings)
+        self._parsed: dict[str, tuple[list, list[str]]] = {}  # archive ETag -> (APIs, warnings) read from it
 
     def _auth(self) -> dict[str, str]:
         if not self.parent.user:
@@ -147,6 +149,27 @@ class ParentClient:
         if isinstance(document, dict) and isinstance(document.get("keys"), list):
             server["jwks_inline"] = {"keys": document["keys"]}
 
+    def _read_archive(self, archive: bytes, api_id: str, name: str, load_archive, archive_error, with_ids) -> tuple[list, list[str]]:
+        """The APIs of one API's archive; one that came back by ETag is not read again (a change of
+        one application would otherwise make every child unzip and map every archive anew)."""
+        etag = self._fresh.get(str(self._archive_url(api_id)), ("",))[0]
+        kept = self._parsed.get(etag) if etag else None
+        if kept is None:
+            try:
+                content = load_archive(archive, skip_unsupported=self.parent.skip_unsupported)
+            except archive_error as exc:
+                raise DownloadError(f"archive of API {name}: {exc}") from None
+            kept = (with_ids(content.apis, content.ids), [f"API {name} from the parent: {w}" for w in content.warnings])
+            if etag:
+                self._parsed_fresh[etag] = kept
+        else:
+            self._parsed_fresh[etag] = kept
+        return copy.deepcopy(kept[0]), list(kept[1])  # the document is the caller's to change
+
+    def _archive_url(self, api_id: str) -> URL:
+        url = self.base.with_path(self.base.path.rstrip("/") + "/rest/apigateway/archive")
+        return url.with_query({"apis": api_id})
+
     async def download(self) -> dict[str, Any]:
         """Everything to download, as a configuration document in microgw's YAML form.
 
@@ -159,13 +182,15 @@ class ParentClient:
             raise DownloadError(f"the parent's answer is malformed: {exc}") from None
 
     async def _download(self) -> dict[str, Any]:
-        self._fresh, self._tags, self.unchanged = {}, set(), False
+        self._fresh, self._tags, self.unchanged, self._parsed_fresh = {}, set(), False, {}
         try:
             document = await self._download_all()
         except BaseException:
             self._previous = None
             raise
         self._kept = self._fresh  # only what this download used: a removed API's archive goes
+        if not self.unchanged:
+            self._parsed = self._parsed_fresh
         return document
 
     async def _download_all(self) -> dict[str, Any]:
@@ -207,12 +232,9 @@ class ParentClient:
                 if self.parent.apis is not None and name not in self.parent.apis:
                     continue
                 archive = await self._get(session, "/rest/apigateway/archive", {"apis": api_id})
-                try:
-                    content = load_archive(archive, skip_unsupported=self.parent.skip_unsupported)
-                except ArchiveError as exc:
-                    raise DownloadError(f"archive of API {name}: {exc}") from None
-                warnings += [f"API {name} from the parent: {warning}" for warning in content.warnings]
-                apis.extend(with_ids(content.apis, content.ids))
+                read, archive_warnings = self._read_archive(archive, api_id, name, load_archive, ArchiveError, with_ids)
+                warnings += archive_warnings
+                apis.extend(read)
             document["apis"] = apis
             renamed = vendor.rename_parent_local(document)
             if renamed:

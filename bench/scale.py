@@ -1,0 +1,151 @@
+"""A gateway with 10,000 applications: start-up, memory, reloads under load.
+
+Run by hand: ``python bench/scale.py [--apps 10000] [--apis 50] [--connections 1000] [--reloads 10]``
+(needs ``wrk``: ``apt-get install wrk``). One microgw process on loopback, access log off. Reported:
+
+- start-up: from the process start to the first answer of ``/rest/microgateway/health``;
+- RSS idle, and with ``--connections`` idle keep-alive connections open (each made one request);
+- a reload under load: wrk (32 connections) on a mocked API whose callers are identified by API key
+  among all applications; requests answered per second (the gateway's own counters) for 2 s before
+  the reload and while it runs: the drop;
+- RSS after each of ``--reloads`` reloads (the last compared with the first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import REPO, free_port, wait_http, wrk  # noqa: E402
+
+AUTH = "Basic " + base64.b64encode(b"Administrator:manage").decode()
+
+
+def config(port: int, apps: int, apis: int, state: str) -> dict:
+    return {
+        "ports": {"http": port},
+        "state_dir": state,
+        "server": {"shutdown_grace": 1},  # a replaced runtime is retired 1 s after a reload (default 10)
+        "logging": {"level": "warning", "access_log": False},
+        "admin": {"user": "Administrator", "password": "{encoded}bWFuYWdl"},
+        "apis": [
+            {"name": f"api{i}", "version": "1.0", "mock": {"json": {"n": i}}, "policies": {"identify": {"rules": ["apiKey"], "lookup": "strict"}}}
+            for i in range(apis)
+        ],
+        "applications": [
+            {"id": f"app-{i:05d}", "name": f"Application {i}", "api_keys": [f"key-{i:05d}-0123456789abcdef"], "apis": [f"api{i % apis}/1.0"]}
+            for i in range(apps)
+        ],
+    }
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def reload(port: int) -> float:
+    started = time.monotonic()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/rest/microgateway/reload", method="POST", headers={"Authorization": AUTH})
+    urllib.request.urlopen(request, timeout=300).read()
+    return time.monotonic() - started
+
+
+def answered(port: int) -> int:
+    """Requests answered so far, from the gateway's own counters (/metrics)."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/rest/microgateway/metrics", headers={"Authorization": AUTH})
+    text = urllib.request.urlopen(request, timeout=30).read().decode()
+    return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines() if line.startswith("microgw_requests_total{"))
+
+
+async def idle_connections(port: int, count: int) -> list:
+    """``count`` keep-alive connections, each after one request, left open."""
+    opened = []
+    for _ in range(count):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /rest/microgateway/health HTTP/1.1\r\nHost: bench\r\n\r\n")
+        await writer.drain()
+        await reader.readuntil(b"\r\n\r\n")
+        opened.append((reader, writer))
+    return opened
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--apps", type=int, default=10000)
+    parser.add_argument("--apis", type=int, default=50)
+    parser.add_argument("--connections", type=int, default=1000)
+    parser.add_argument("--reloads", type=int, default=10)
+    args = parser.parse_args()
+    port = free_port()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "scale.yml"
+        path.write_text(yaml.safe_dump(config(port, args.apps, args.apis, str(Path(folder) / "state"))))
+        print(f"{args.apps} applications, {args.apis} APIs ({path.stat().st_size / 1e6:.1f} MB of YAML)")
+        started = time.monotonic()
+        proc = subprocess.Popen([sys.executable, "-m", "microgw", "start", "-c", str(path)], cwd=REPO,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/rest/microgateway/health", timeout=300)
+            print(f"start-up:            {time.monotonic() - started:6.2f} s to the first answer")
+            time.sleep(1)
+            idle = rss_mib(proc.pid)
+            print(f"RSS idle:            {idle:6.1f} MiB")
+
+            async def with_connections() -> float:
+                opened = await idle_connections(port, args.connections)
+                await asyncio.sleep(1)
+                rss = rss_mib(proc.pid)
+                for _, writer in opened:
+                    writer.close()
+                return rss
+
+            print(f"RSS + {args.connections} idle conns: {asyncio.run(with_connections()):6.1f} MiB")
+
+            url = f"http://127.0.0.1:{port}/gateway/api0/1.0/"
+            headers = {"x-Gateway-APIKey": "key-00000-0123456789abcdef"}
+            alone = reload(port)  # how long one reload takes without load
+            loaded: dict = {}
+            window = round(4 + alone * 6)  # long enough for a reload slowed down by the load
+            load = threading.Thread(target=lambda: loaded.update(wrk(url, seconds=window, headers=headers)))
+            load.start()
+            time.sleep(1)
+            c0, t0 = answered(port), time.monotonic()
+            time.sleep(2)
+            c1, t1 = answered(port), time.monotonic()
+            took = reload(port)
+            c2, t2 = answered(port), time.monotonic()
+            load.join()
+            base, during = (c1 - c0) / (t1 - t0), (c2 - c1) / (t2 - t1)
+            print(f"reload:              {alone:6.2f} s alone, {took:.2f} s under load (wrk -c32)")
+            print(f"throughput:          {base:8.0f} req/s before, {during:8.0f} req/s while the reload ran ({during / base - 1:+.0%});"
+                  f" whole wrk run: p99 {loaded['p99_ms']:.1f} ms, non-2xx {loaded['non2xx']}")
+
+            sizes = []
+            for _ in range(args.reloads):
+                reload(port)
+                time.sleep(2)  # the previous runtime retired (shutdown_grace 1 s)
+                sizes.append(rss_mib(proc.pid))
+            print(f"RSS after {args.reloads} reloads: " + ", ".join(f"{s:.0f}" for s in sizes)
+                  + f" MiB (last vs first {sizes[-1] / sizes[0] - 1:+.0%})")
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
+if __name__ == "__main__":
+    main()

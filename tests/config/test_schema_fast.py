@@ -1,0 +1,65 @@
+"""The compiled validator (jsonschema-rs) and the ``jsonschema`` walk agree: what the fast one passes
+has no problem, what it refuses gets the walk's messages; file names are still found and resolved."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from microgw.config import schema
+from microgw.config.yamlfile import load_yaml_documents
+from support.gateway import REPO
+
+SAMPLES = sorted((REPO / "samples").rglob("*.yml"))  # the Kubernetes manifests are *.yaml
+
+INVALID = {
+    "a port that is text": ({"ports": {"http": "x"}}, "ports.http"),
+    "an unknown key": ({"ports": {"htp": 80}}, "unknown key 'htp'"),
+    "an API with neither endpoint nor mock": ({"apis": [{"name": "a", "version": "1"}]}, "apis"),
+    "an application id that is a list": ({"applications": [{"id": ["x"], "api_keys": ["k"]}]}, "applications"),
+    "a negative clock skew": ({"security_settings": {"clock_skew": -1}}, "clock_skew"),
+}
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_sample_passes_both(path):
+    documents, _ = load_yaml_documents(path)
+    for document in documents:
+        if isinstance(document, dict):
+            assert schema._surely_valid(document, "config")
+            assert list(schema._errors(schema._validator("config"), document, False)) == []
+
+
+@pytest.mark.parametrize("case", sorted(INVALID))
+def test_what_the_fast_check_refuses_gets_the_walks_messages(case):
+    document, expected = INVALID[case]
+    assert not schema._surely_valid(document, "config")
+    problems = schema.validate(document)
+    assert problems and any(expected in ".".join(map(str, parts)) + " " + message for parts, message in problems), problems
+
+
+def test_ten_thousand_applications_are_judged_by_the_fast_check():
+    apps = [{"id": f"app-{i}", "api_keys": [f"key-{i:05d}"], "apis": ["a/1"]} for i in range(10000)]
+    document = {"apis": [{"name": "a", "version": "1", "mock": {"json": {}}}], "applications": apps}
+    assert schema._surely_valid(document, "config")
+    assert schema.validate(document) == [] and schema.validate(document, partial=True) == []
+    apps[9999]["api_keys"] = "not a list"
+    assert [format_parts(p) for p, _ in schema.validate(document)] == ["applications.9999.api_keys"]
+
+
+def test_a_value_the_fast_check_cannot_read_goes_to_the_walk():
+    document = {"ports": {"http": datetime.date(2024, 1, 1)}}  # YAML reads 2024-01-01 as a date
+    assert not schema._surely_valid(document, "config")
+    assert [format_parts(p) for p, _ in schema.validate(document)] == ["ports.http"]
+
+
+def test_file_names_are_found_outside_the_sections_that_hold_none():
+    assert "applications" in schema._pathless_sections("config")
+    assert "apis" not in schema._pathless_sections("config")  # validateAPISpec names a file
+    document = {"state_dir": "state", "applications": [{"id": "a", "api_keys": ["k"]}], "key_store": {"type": "PEM", "location": "k.pem"}}
+    assert sorted(schema.path_fields(document)) == [["key_store", "location"], ["state_dir"]]
+
+
+def format_parts(parts) -> str:
+    return ".".join(map(str, parts))
