@@ -44,6 +44,13 @@ class GatewayError(Exception):
         return f"GatewayError({self.status}, {self.code!r}, {self.message!r})"
 
 
+class EndpointUnreachable(GatewayError):
+    """No connection to the native endpoint could be made, so nothing was sent: a routing policy may
+    try another endpoint (and mark this one down). Rendered like any 502/504 of the forward."""
+
+    __slots__ = ()
+
+
 class Answered(Exception):
     """A request stage answers by itself (a CORS preflight, say): the request goes no further and
     ``response`` (an aiohttp response) is sent as it is."""

@@ -40,6 +40,14 @@ class UpstreamError(ConnectionError):
     """The native service could not be reached, or broke the protocol or the connection."""
 
 
+class ConnectFailed(UpstreamError):
+    """No connection could be made (refused, unreachable, TLS handshake, connect timeout): nothing was sent."""
+
+    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
+
 class _Stale(UpstreamError):
     """A reused connection was closed before any byte of the answer came."""
 
@@ -502,9 +510,9 @@ class UpstreamPool:
                 timeout,
             )
         except asyncio.TimeoutError:
-            raise TimeoutError("connecting to the native service timed out") from None
+            raise ConnectFailed("connecting to the native service timed out", timed_out=True) from None
         except (OSError, _ssl.SSLError) as exc:
-            raise UpstreamError(f"cannot connect to the native service ({exc.__class__.__name__})") from None
+            raise ConnectFailed(f"cannot connect to the native service ({exc.__class__.__name__})") from None
         finally:
             self._opening -= 1
             if len(self._open) + self._opening < self.limit:

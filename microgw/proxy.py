@@ -19,9 +19,9 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from microgw import tracing
-from microgw.errors import GatewayError
+from microgw.errors import EndpointUnreachable, GatewayError
 from microgw.context import RequestContext
-from microgw.http_client import BodyTooLong, UpstreamPool, UpstreamResponse
+from microgw.http_client import BodyTooLong, ConnectFailed, UpstreamPool, UpstreamResponse
 
 log = logging.getLogger("microgw.proxy")
 
@@ -37,13 +37,6 @@ CHUNK = 64 * 1024
 
 
 SMALL_BODY = 64 * 1024  # answers up to this size go out in one write, headers and body together
-
-
-def _origin(url: str) -> str:
-    """scheme://host:port of a native URL, for logs: no path, query or user info (they may carry secrets)."""
-    parsed = urlsplit(url)
-    host = parsed.hostname or "?"
-    return f"{parsed.scheme}://{'[' + host + ']' if ':' in host else host}:{parsed.port or (443 if parsed.scheme == 'https' else 80)}"
 
 
 def _origin(url: str) -> str:
@@ -196,6 +189,14 @@ class Forwarder:
             ) from None
         except BodyTooLarge:
             raise GatewayError(413, "body_too_large", f"The request body is larger than {self.max_body_size} bytes") from None
+        except ConnectFailed as exc:  # nothing was sent: a routing policy may try another endpoint
+            log.warning(
+                "native service of %s/%s at %s cannot be reached: %s (request id %s)",
+                api.name, api.version, _origin(url), exc, trace.request_id if trace else "-",
+            )
+            if exc.timed_out:
+                raise EndpointUnreachable(504, "upstream_timeout", "The native service did not answer in time") from None
+            raise EndpointUnreachable(502, "upstream_unavailable", "The native service could not be reached") from None
         except TimeoutError:
             raise GatewayError(504, "upstream_timeout", "The native service did not answer in time") from None
         except (aiohttp.ClientError, OSError, ValueError) as exc:

@@ -29,6 +29,7 @@ from microgw.config.model import (
     ServerConfig,
     Settings,
     StoreConfig,
+    TransactionLogging,
 )
 from microgw.config import security as sec
 from microgw.config import vendor_settings as vendor
@@ -52,6 +53,16 @@ class Loaded:
     def files(self) -> list[Source]:
         """The YAML documents these settings were loaded from, to load again without reading files."""
         return [source for source in self.sources if source.from_file]
+
+
+def _transactions(data: Mapping[str, Any]) -> TransactionLogging:
+    return TransactionLogging(
+        enabled=bool(data.get("enabled", True)),
+        file=data.get("file"),
+        redact_headers=tuple(h.lower() for h in data.get("redact_headers", ())),
+        redact_fields=tuple(f.lower() for f in data.get("redact_fields", ())),
+        max_payload_bytes=int(data.get("max_payload_bytes", 4096)),
+    )
 
 
 def parse_size(value: int | str) -> int:
@@ -216,6 +227,7 @@ class _Builder:
             access_log=logging_.get("access_log", True),
             access_log_format=logging_.get("access_log_format", "text"),
             request_id_header=logging_.get("request_id_header", "X-Request-ID"),
+            transactions=_transactions(logging_.get("transactions") or {}),
             extended_settings=extended,
             admin=AdminConfig(admin["user"], admin["password"]) if admin else None,
             raw=MappingProxyType(data),

@@ -102,6 +102,17 @@ class ParentConfig:
 
 
 @dataclass(frozen=True)
+class TransactionLogging:
+    """``logging.transactions``: what every ``logInvocation`` policy shares."""
+
+    enabled: bool = True
+    file: str | None = None  # None: invocations.jsonl in state_dir
+    redact_headers: tuple[str, ...] = ()  # lower-case
+    redact_fields: tuple[str, ...] = ()  # lower-case
+    max_payload_bytes: int = 4096
+
+
+@dataclass(frozen=True)
 class Settings:
     """The effective settings of one gateway process."""
 
@@ -113,6 +124,7 @@ class Settings:
     access_log: bool = True
     access_log_format: str = "text"  # or "json"
     request_id_header: str = "X-Request-ID"
+    transactions: TransactionLogging = field(default_factory=TransactionLogging)
     extended_settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     admin: AdminConfig | None = None
     raw: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))

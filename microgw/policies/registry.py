@@ -16,9 +16,12 @@ from typing import Any, Mapping
 
 from microgw.policies import (
     api_spec,
+    conditional_routing,
     cors,
     identify,
     jwt,
+    load_balancer,
+    log_invocation,
     media_type,
     oauth2,
     outbound,
@@ -48,6 +51,9 @@ POLICIES: tuple[Policy, ...] = (
     api_spec.POLICY,
     throttle.POLICY,
     response_cache.POLICY,
+    load_balancer.POLICY,
+    conditional_routing.POLICY,
+    log_invocation.POLICY,
 )
 
 CATALOG: Mapping[str, Policy] = MappingProxyType({policy.name: policy for policy in POLICIES})

@@ -51,6 +51,7 @@ class VendorAction:
     template: str
     parameters: list[dict]
     warnings: list[str] = field(default_factory=list)
+    fields: dict[str, Any] = field(default_factory=dict)  # what it sets on the API itself (a routing template: endpoint)
 
     def values(self, key: str) -> list[str]:
         return values(self.parameters, key)

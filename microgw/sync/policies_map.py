@@ -198,6 +198,7 @@ class Importer:
         reader = vendor_actions.VendorAction(action.template, action.parameters)
         try:
             self.policies[policy.name] = template.to_yaml(reader)
+            self.fields.update(reader.fields)
         except vendor_actions.Unsupported as exc:
             self.unsupported(action, str(exc))
         except vendor_actions.Invalid as exc:

@@ -146,13 +146,13 @@ async def test_endpoint_rewrites_take_effect_with_the_reload_that_changes_them(g
 
 
 async def test_archive_skip_unsupported_applies_to_the_parents_archives(gateway, client, parent):
-    logged = action("logInvocation", v("storeRequestHeaders", "true"))
+    logged = action("monitorPerformance", v("alertInterval", "1"))
     parent.archives["api-1"] = vendor_archive((api_doc("Logged", "1.0", id="api-1"), [routing("http://127.0.0.1:9/${sys:resource_path}"), logged]))
     parent.answers["apis"] = {"apiResponse": [{"api": {"apiName": "Logged", "apiVersion": "1.0", "id": "api-1"}}]}
     gw = await gateway(child_config(parent), args=("--skip-unsupported-policies",))
     assert (await parent_state(client, gw))["state"] == "downloaded"
     assert await status(client, f"{gw.http}/gateway/Logged/1.0/") == 502  # served; its native service is down
-    await gw.wait_for_log("API Logged from the parent: .*logInvocation")
+    await gw.wait_for_log("API Logged from the parent: .*monitorPerformance")
 
 
 async def test_what_an_applied_download_replaces_is_logged(gateway, client, parent):

@@ -196,7 +196,7 @@ def test_unsupported_template_is_dropped_when_asked():
 
 
 def test_all_problems_are_reported_at_once():
-    data = vendor_archive((api_doc("A"), [routing(), unsupported_lmt()]), (api_doc("B"), [routing(), action("logInvocation")]))
+    data = vendor_archive((api_doc("A"), [routing(), unsupported_lmt()]), (api_doc("B"), [routing(), action("monitorPerformance")]))
     with pytest.raises(ArchiveError) as caught:
         load_archive(data)
     assert len(caught.value.problems) == 2

@@ -138,7 +138,7 @@ def test_skip_that_would_open_an_api_does_not_load_it_but_keeps_the_others(tmp_p
     guarded = (api_doc("Guarded", "1.0", id="api-g"), [routing(), identify(("apiKey", "strict"), ("payloadElement", "strict"), connector="AND")])
     narrowed = (api_doc("Narrowed", "1.0", id="api-n"), [routing(), identify(("apiKey", "strict"), ("payloadElement", "strict"), connector="OR")])
     custom_auth = (api_doc("Custom", "1.0", id="api-c"), [routing(), action("customAuthPolicy", name="My Auth", stage="IAM")])
-    logged = (api_doc("Logged", "1.0", id="api-l"), [routing(), action("logInvocation", name="Log Invocation")])
+    logged = (api_doc("Logged", "1.0", id="api-l"), [routing(), action("monitorPerformance", name="Monitor Performance")])
     content = load_archive(vendor_archive(guarded, narrowed, custom_auth, logged), skip_unsupported=True)
     assert sorted(a["name"] for a in content.apis) == ["Logged", "Narrowed"]
     narrowed_api = next(a for a in content.apis if a["name"] == "Narrowed")

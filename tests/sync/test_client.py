@@ -95,15 +95,15 @@ async def test_servers_a_child_cannot_use_are_left_out(parent):
 
 
 async def test_skip_unsupported_applies_to_the_parents_archives(parent):
-    logged = action("logInvocation", v("storeRequestHeaders", "true"))
+    logged = action("monitorPerformance", v("alertInterval", "1"))
     parent.archives["api-1"] = vendor_archive((api_doc("Logged", "1.0", id="api-1"), [routing("http://127.0.0.1:9/${sys:resource_path}"), logged]))
     parent.answers["apis"] = {"apiResponse": [{"api": {"apiName": "Logged", "apiVersion": "1.0", "id": "api-1"}}]}
-    with pytest.raises(DownloadError, match="logInvocation"):
+    with pytest.raises(DownloadError, match="monitorPerformance"):
         await client(parent.url).download()
     downloader = client(parent.url, skip_unsupported=True)
     document = await downloader.download()
     assert [a["name"] for a in document["apis"]] == ["Logged"]
-    assert any("logInvocation" in w for w in downloader.warnings)
+    assert any("monitorPerformance" in w for w in downloader.warnings)
 
 
 async def test_parent_keys_are_kept_when_the_parent_has_a_base_path(parent):
