@@ -20,6 +20,8 @@ the table shows medians, so a noisy neighbour hurts every target alike. Targets:
   mgw-jwt-w2    microgw --workers 2, jwt policy, one token
 
 One worker/thread/process each, except mgw-jwt-w2. ``--curve 1,2,3`` adds mgw-jwt-wN for each N.
+``--baseline /work/main`` adds base-jwt: mgw-jwt of another checkout, so a change is judged by the
+ratio mgw-jwt / base-jwt measured in the same rounds (the machine's load shifts between runs).
 """
 
 from __future__ import annotations
@@ -50,9 +52,9 @@ CONNECTIONS = 32
 # --- processes --------------------------------------------------------------------------------
 
 @contextmanager
-def spawn(argv: list[str], *, env: dict | None = None, log: Path | None = None):
+def spawn(argv: list[str], *, env: dict | None = None, log: Path | None = None, cwd: Path = REPO):
     out = open(log, "wb") if log else subprocess.DEVNULL
-    proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=env)
+    proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env)
     try:
         yield proc
     finally:
@@ -222,14 +224,14 @@ def microgw_config(upstream: str, port: int, cert: Path, state: Path, workers: i
     }
 
 
-def microgw(folder: Path, name: str, upstream: str, cert: Path, workers: int, stack: ExitStack) -> tuple[int, str]:
+def microgw(folder: Path, name: str, upstream: str, cert: Path, workers: int, stack: ExitStack, repo: Path = REPO) -> tuple[int, str]:
     port = free_port()
     state = folder / f"{name}-state"
     state.mkdir()
     path = folder / f"{name}.yml"
     path.write_text(yaml.safe_dump(microgw_config(upstream, port, cert, state, workers)))
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = stack.enter_context(spawn([sys.executable, "-m", "microgw", "start", "-c", str(path)], env=env, log=folder / f"{name}.log"))
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    proc = stack.enter_context(spawn([sys.executable, "-m", "microgw", "start", "-c", str(path)], env=env, log=folder / f"{name}.log", cwd=repo))
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 30
     while True:
@@ -280,6 +282,8 @@ RATIOS = [  # (label, numerator, denominator, metric, target, higher is better)
     ("mgw-jwt p99 / haproxy-jwt p99", "mgw-jwt", "haproxy-jwt", "p99_ms", 3.0, False),
     ("mgw-jwt-w2 / mgw-jwt (req/s)", "mgw-jwt-w2", "mgw-jwt", "rps", 1.7, True),
     ("mgw-open / naive (req/s)", "mgw-open", "naive", "rps", None, True),
+    ("mgw-jwt / base-jwt (req/s)", "mgw-jwt", "base-jwt", "rps", None, True),
+    ("mgw-jwt p50 / base-jwt p50", "mgw-jwt", "base-jwt", "p50_ms", None, False),
 ]
 
 
@@ -331,6 +335,8 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=12000, help="distinct tokens for mgw-fresh; more than the cache's 10000 (default 12000)")
     parser.add_argument("--curve", default="", help="also measure mgw-jwt with these worker counts, e.g. 1,2,3")
     parser.add_argument("--only", default="", help="comma-separated targets to run (default all)")
+    parser.add_argument("--baseline", metavar="CHECKOUT", help="also measure mgw-jwt of another checkout (e.g. /work/main) as base-jwt, "
+                        "for a before/after ratio within one run")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON here ('-': stdout)")
     args = parser.parse_args()
     for tool in ("wrk", "nginx", "haproxy"):
@@ -373,6 +379,9 @@ def main() -> None:
                 if wanted(name):
                     pids[name] = pid
                     targets[name] = (f"{url}/gateway/{path}/1.0/hello", headers)
+        if args.baseline:
+            pids["base-jwt"], url = microgw(folder, "base", upstream, cert, 1, stack, repo=Path(args.baseline).resolve())
+            targets["base-jwt"] = (f"{url}/gateway/jwt/1.0/hello", auth)
         workers = sorted({2} | set(curve)) if wanted("mgw-jwt-w2") or curve else sorted(set(curve))
         for n in workers:
             name = f"mgw-jwt-w{n}"
@@ -393,7 +402,7 @@ def main() -> None:
             script.write_text(FRESH_LUA.format(path=tokens, path_url="/gateway/jwt/1.0/hello"))
         for url in {u for u, _ in targets.values()}:
             wait_http(url, headers=auth)
-        names = [n for n in targets if wanted(n) or n.startswith("mgw-jwt-w")]
+        names = [n for n in targets if wanted(n) or n.startswith("mgw-jwt-w") or n == "base-jwt"]
         for name in names:  # warm up: pools, caches, JIT-less but branchy code paths
             url, headers = targets[name]
             wrk(url, 2, headers=headers, script=script if headers is None else None)

@@ -21,7 +21,6 @@ from typing import Callable
 
 from aiohttp import web
 
-from microgw.metrics import Metrics
 
 KEY = "microgw.trace"
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -70,25 +69,13 @@ def of(request: web.Request) -> Trace | None:
     return request.get(KEY)
 
 
-def middleware(metrics: Metrics, request_id_header: Callable[[], str]):
-    """Start each request's trace, and record the latency split of /gateway requests when done."""
+def middleware(request_id_header: Callable[[], str]):
+    """Start each request's trace (the gateway's handler records the latency split of /gateway
+    requests; /gateway requests that skip aiohttp's router start theirs there)."""
 
     @web.middleware
     async def trace(request: web.Request, handler):
-        current = request[KEY] = begin(request.headers, request_id_header())
-        try:
-            return await handler(request)
-        finally:
-            ctx = request.get("microgw")
-            if ctx is not None:
-                api = ctx.route.api
-                metrics.latency(api.name, api.version, time.perf_counter() - current.started, current.upstream_seconds)
+        request[KEY] = begin(request.headers, request_id_header())
+        return await handler(request)
 
     return trace
-
-
-async def response_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """An ``on_response_prepare`` hook: the request id goes back to the client on every answer."""
-    current = request.get(KEY)
-    if current is not None:
-        response.headers[current.header] = current.request_id
