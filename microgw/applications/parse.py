@@ -289,6 +289,16 @@ class _VendorReader:
 # --- building models and cross-application checks ------------------------------------------------
 
 
+_EMPTY: frozenset = frozenset()
+
+
+def _frozen(items) -> frozenset:
+    """``frozenset(items)``, the empty ones shared: most applications leave most fields empty, and
+    each empty frozenset of its own is 216 bytes (6 MiB for three fields of 10,000 applications)."""
+    found = frozenset(items)
+    return found if found else _EMPTY
+
+
 def _build(drafts: list[_Draft], secrets: Mapping[str, str] | None = None) -> tuple[tuple[Application, ...], list[Problem], list[Problem]]:
     problems: list[Problem] = []
     warnings: list[Problem] = []
@@ -331,13 +341,13 @@ def _build(drafts: list[_Draft], secrets: Mapping[str, str] | None = None) -> tu
             description=draft.description,
             suspended=draft.suspended,
             api_keys=frozenset(api_keys),
-            basic_users=frozenset(draft.basic_users),
+            basic_users=_frozen(draft.basic_users),
             ip_ranges=tuple(_ranges(draft, problems)),
-            hostnames=frozenset(_hostnames(draft, problems)),
+            hostnames=_frozen(_hostnames(draft, problems)),
             claim_sets=tuple(_claim_sets(draft, problems)),
             apis=frozenset(draft.apis),
             strategies=tuple(strategies),
-            api_ids=frozenset(draft.api_ids),
+            api_ids=_frozen(draft.api_ids),
             client_ids=frozenset(draft.client_ids) | frozenset(_oauth_clients(draft)),
         ))
     return tuple(apps), problems, warnings
