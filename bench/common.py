@@ -37,6 +37,23 @@ def wait_http(url: str, timeout: float = 20, headers: dict | None = None) -> Non
     raise RuntimeError(f"{url} did not come up")
 
 
+def wait_started(port: int, timeout: float = 300) -> None:
+    """Until the gateway on ``port`` has its settings in place: it listens first, and until then its
+    health answers ``"starting": true`` (and everything else 503)."""
+    import json
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/rest/microgateway/health", timeout=1) as resp:
+                if not json.loads(resp.read() or b"{}").get("starting"):
+                    return
+        except Exception:  # noqa: BLE001 - not listening yet
+            pass
+        time.sleep(0.02)
+    raise RuntimeError(f"the gateway on port {port} did not start")
+
+
 @contextmanager
 def process(*argv: str):
     proc = subprocess.Popen(list(argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)

@@ -34,7 +34,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import REPO, free_port, wait_http  # noqa: E402
+from bench.common import REPO, free_port, wait_started  # noqa: E402
 from microgw.sync.client import ParentClient, ParentSettings  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -136,7 +136,7 @@ async def run(args) -> None:
         proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "microgw", "start", "-c", str(path), cwd=REPO,
                                                     stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         try:
-            await asyncio.to_thread(wait_http, f"http://127.0.0.1:{port}/rest/microgateway/health", 120)
+            await asyncio.to_thread(wait_started, port)
             relay = Relay(port)
             relay_port = await relay.start()
             children = [Child(f"http://127.0.0.1:{relay_port}", args.unconditional) for _ in range(args.children)]

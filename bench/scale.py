@@ -3,7 +3,7 @@
 Run by hand: ``python bench/scale.py [--apps 10000] [--apis 50] [--connections 1000] [--reloads 10]``
 (needs ``wrk``: ``apt-get install wrk``). One microgw process on loopback, access log off. Reported:
 
-- start-up: from the process start to the first answer of ``/rest/microgateway/health``;
+- start-up: from the process start until serving (``/rest/microgateway/health`` no longer says ``starting``);
 - RSS idle, and with ``--connections`` idle keep-alive connections open (each made one request);
 - a reload under load: wrk (32 connections) on a mocked API whose callers are identified by API key
   among all applications; requests answered per second (the gateway's own counters) for 2 s before
@@ -28,7 +28,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import REPO, free_port, wait_http, wrk  # noqa: E402
+from bench.common import REPO, free_port, wait_started, wrk  # noqa: E402
 
 AUTH = "Basic " + base64.b64encode(b"Administrator:manage").decode()
 
@@ -100,8 +100,8 @@ def main() -> None:
         proc = subprocess.Popen([sys.executable, "-m", "microgw", "start", "-c", str(path)], cwd=REPO,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            wait_http(f"http://127.0.0.1:{port}/rest/microgateway/health", timeout=300)
-            print(f"start-up:            {time.monotonic() - started:6.2f} s to the first answer")
+            wait_started(port)
+            print(f"start-up:            {time.monotonic() - started:6.2f} s from the process start to serving (health no longer says starting)")
             time.sleep(1)
             idle = rss_mib(proc.pid)
             print(f"RSS idle:            {idle:6.1f} MiB")
