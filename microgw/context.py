@@ -56,8 +56,22 @@ class RequestContext:
         self.remove_headers: set[str] = set()  # lower-case names
         self.add_headers: list[tuple[str, str]] = []
         self.upstream: Any = None  # routing.UpstreamTarget chosen by a policy; None: the API's endpoint
-        self.buffer_answer = False  # True: the forward returns the native answer whole, as an unsent web.Response
+        # True: the forward returns the native answer whole, as an unsent web.Response; a callable
+        # (content type -> bool): only when it says so for the answer's Content-Type, else it streams
+        self.buffer_answer: Any = False
         self.method: str | None = None  # the method for the native service, when a policy changes it
         self.body: bytes | None = None  # the request body as a policy read or changed it; None: streamed as sent
         self.answer_headers: list[tuple[str, str]] = []  # set on whatever answer goes out (CORS); Vary is merged
         self.extras: dict[str, Any] = {}
+
+    def want_answer(self, when: Any = None) -> None:
+        """Ask for the native answer whole: always (``when`` None), or only when ``when(content_type)``
+        holds for its Content-Type, so answers no policy reads keep streaming. Wishes add up: any
+        stage asking always wins, and two conditions buffer when either holds."""
+        wanted = self.buffer_answer
+        if when is None or wanted is True:
+            self.buffer_answer = True
+        elif wanted is False:
+            self.buffer_answer = when
+        else:
+            self.buffer_answer = lambda content_type: wanted(content_type) or when(content_type)

@@ -209,7 +209,8 @@ class Forwarder:
             if trace is not None:
                 trace.upstream_seconds = time.perf_counter() - sent
         try:
-            if ctx.buffer_answer:
+            wanted = ctx.buffer_answer
+            if wanted is True or (wanted is not False and wanted(upstream.header("Content-Type"))):
                 return await self._relay_whole(upstream)
             return await self._relay(request, upstream)
         finally:

@@ -63,40 +63,69 @@ def _children(value: Any) -> Iterator[tuple[Any, Any]]:
         yield from ((value, index) for index in range(len(value)))
 
 
-def _descendants(value: Any) -> Iterator[tuple[Any, Any]]:
-    """Every member and item below ``value``, in document order (no recursion: depth is the client's)."""
-    stack = [iter(list(_children(value)))]
+def _containers(node: Any, out: list, seen: set[int] | None) -> None:
+    """``node`` and every object and array below it onto ``out``, each before its descendants and
+    arrays in order (RFC 9535's descendant order); ``seen`` (ids) skips those already there.
+    Iterative, and without a tuple per member: the depth is the sender's, and this is the hot loop
+    of ``..name`` criteria."""
+    stack = [node]
+    pop, push, add = stack.pop, stack.extend, out.append
     while stack:
-        item = next(stack[-1], None)
-        if item is None:
-            stack.pop()
-            continue
-        yield item
-        child = item[0][item[1]]
-        if isinstance(child, (dict, list)):
-            stack.append(iter(list(_children(child))))
+        current = pop()
+        if seen is not None:
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+        add(current)
+        kids = [v for v in (current.values() if type(current) is dict else current) if type(v) is dict or type(v) is list]
+        if kids:
+            kids.reverse()
+            push(kids)
 
 
 def locate(document: Any, steps: tuple[Step, ...]) -> list[tuple[Any, Any]]:
-    """Every (container, key) the path selects, in document order, each once."""
-    current: list[tuple[Any, Any]] = [({"$": document}, "$")]
-    for kind, arg in steps:
-        found: list[tuple[Any, Any]] = []
-        for container, key in current:
-            value = container[key]
-            if kind == "key":
-                if isinstance(value, dict) and arg in value:
-                    found.append((value, arg))
-            elif kind == "index":
-                if isinstance(value, list) and -len(value) <= arg < len(value):
-                    found.append((value, arg % len(value)))
-            elif kind == "all":
-                found.extend(_children(value))
-            else:  # desc
-                found.extend((c, k) for c, k in _descendants(value) if arg is None or (isinstance(c, dict) and k == arg))
-        seen: set[tuple[int, Any]] = set()
-        current = [item for item in found if (id(item[0]), item[1]) not in seen and not seen.add((id(item[0]), item[1]))]
-    return current
+    """Every (container, key) the path selects, each once; members of one object in its order,
+    array items in array order, a node before its descendants.
+
+    Intermediate steps carry the selected values only; the last step gives the locations. Only a
+    descent after an earlier descent can meet a node twice (overlapping subtrees), so only then are
+    nodes told apart by identity.
+    """
+    nodes: list[Any] = [document]
+    last = len(steps) - 1
+    descended = False
+    for position, (kind, arg) in enumerate(steps):
+        final = position == last
+        if kind == "key":
+            nodes = [n for n in nodes if type(n) is dict and arg in n]
+            if final:
+                return [(n, arg) for n in nodes]
+            nodes = [n[arg] for n in nodes]
+        elif kind == "index":
+            lists = [n for n in nodes if type(n) is list and -len(n) <= arg < len(n)]
+            if final:
+                return [(n, arg % len(n)) for n in lists]
+            nodes = [n[arg] for n in lists]
+        else:
+            if kind == "all":
+                containers = [n for n in nodes if type(n) is dict or type(n) is list]
+            else:  # desc: every container at or below each node
+                containers = []
+                seen: set[int] | None = set() if descended else None
+                for n in nodes:
+                    if type(n) is dict or type(n) is list:
+                        _containers(n, containers, seen)
+                descended = True
+            if kind == "desc" and arg is not None:
+                holders = [c for c in containers if type(c) is dict and arg in c]
+                if final:
+                    return [(c, arg) for c in holders]
+                nodes = [c[arg] for c in holders]
+            elif final:
+                return [pair for c in containers for pair in _children(c)]
+            else:
+                nodes = [v for c in containers for v in (c.values() if type(c) is dict else c)]
+    return [({"$": document}, "$")]  # no steps: compile_path never gives that
 
 
 def replace_all(document: Any, steps: tuple[Step, ...], value: Any) -> int:

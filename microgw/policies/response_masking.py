@@ -1,7 +1,9 @@
 """``responseDataMasking``: mask or filter fields of the native service's answer before the client sees it.
 
-Answers are taken whole for this (bounded by ``max_body_size``: 502 over it) and the native service
-is asked for them unencoded (``Accept-Encoding`` is not passed on; gzip/deflate answers are decoded
+Answers whose content type the criteria cover (JSON with JSONPath or regex criteria, XML with XPath
+or regex ones, other text with regex ones) are taken whole for this (bounded by ``max_body_size``: 502
+over it); every other answer streams as without the policy, whatever its size. The native service
+is asked for answers unencoded (``Accept-Encoding`` is not passed on; gzip/deflate answers are decoded
 anyway). An answer whose body is not what its content type says is not sent: 502, since passing it
 unmasked could leak what the policy protects. Answers of other content types pass unchanged.
 """
@@ -35,7 +37,7 @@ class ResponseMasking:
         criteria = self.config.criteria_for(ctx.application)
         if criteria.empty:
             return await send(ctx)
-        ctx.buffer_answer = True
+        ctx.want_answer(lambda content_type: applies(criteria, content_type))  # others stream on
         ctx.remove_headers.add("accept-encoding")
         response = await send(ctx)
         content_type = response.headers.get("Content-Type")

@@ -34,7 +34,7 @@ class ResponseTransformation:
 
     async def exchange(self, ctx: RequestContext, send: Send) -> "web.StreamResponse":
         config = self.config
-        ctx.buffer_answer = True
+        ctx.want_answer()  # headers and status change before the answer starts
         if config.changes_json or config.reads_payload:
             ctx.remove_headers.add("accept-encoding")
         response = await send(ctx)

@@ -42,8 +42,9 @@ Send = Callable[[RequestContext], Awaitable["web.StreamResponse"]]
 
 class Exchange(Protocol):
     """Wraps the forward: may answer without calling ``send`` (a cache hit), change ``ctx`` before it
-    (``ctx.upstream``: another endpoint; ``ctx.buffer_answer``: get the answer whole, as an unsent
-    ``web.Response`` whose body, headers and status it may change), or look at the answer after it."""
+    (``ctx.upstream``: another endpoint; ``ctx.want_answer()``: get the answer whole, as an unsent
+    ``web.Response`` whose body, headers and status it may change; ``want_answer(when)`` only for
+    answers whose content type ``when`` accepts, the others stream), or look at the answer after it."""
 
     async def exchange(self, ctx: RequestContext, send: Send) -> "web.StreamResponse": ...
 

@@ -104,3 +104,24 @@ async def test_masking_yaml_and_archive(gateway, upstream, client, tmp_path):
     assert body["card"] == {"number": "####"} and body["note"] == "ssn ***-**-****"
     async with client.post(f"{gw.http}/gateway/Vault/1.0/mirror", json={"user": "a", "password": "pw"}) as resp:
         assert await resp.json() == {"user": "a"}
+
+
+async def test_answers_no_criterion_covers_stream_past_the_body_limit(gateway, upstream, client):
+    """Only answers the masking reads are taken whole (and bounded): a 1 MiB binary answer streams
+    through an API with JSON masking and a 64 KiB body limit; a JSON answer over it is not sent."""
+    big = {"card": {"number": "4111"}, "pad": "x" * 70_000}
+    upstream.documents["big.json"] = ("application/json", json.dumps(big).encode())
+    upstream.documents["small.json"] = ("application/json", json.dumps({"card": {"number": "4111"}}).encode())
+    config = {
+        "server": {"max_body_size": "64k"},
+        "apis": [{"name": "files", "version": "1", "endpoint": upstream.url, "policies": {"responseDataMasking": {"json": [{"path": "$.card.number"}]}}}],
+    }
+    gw = await gateway(config)
+    async with client.get(f"{gw.http}/gateway/files/1/stream?size=1048576") as resp:
+        assert resp.status == 200
+        assert resp.headers.get("Transfer-Encoding") == "chunked"  # relayed as it came, not taken whole
+        assert await resp.read() == b"x" * 1048576
+    async with client.get(f"{gw.http}/gateway/files/1/doc/small.json") as resp:
+        assert (await resp.json())["card"] == {"number": "********"}
+    async with client.get(f"{gw.http}/gateway/files/1/doc/big.json") as resp:
+        assert resp.status == 502 and (await resp.json())["code"] == "answer_too_large"
