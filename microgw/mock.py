@@ -35,6 +35,8 @@ async def answer(ctx: RequestContext) -> web.StreamResponse:
     headers: dict[str, list[str]] = {}
     for name, value in upstream_headers(ctx).items():
         headers.setdefault(name.lower(), []).append(value)
+    if ctx.body is not None and "content-length" in headers:  # a policy changed the body: its own length, as the forward sends
+        headers["content-length"] = [str(len(body))]
     echo = {
         "method": request.method,
         "api": ctx.route.api.name,

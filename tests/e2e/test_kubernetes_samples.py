@@ -121,6 +121,6 @@ def test_sidecar_deployment_downloads_from_the_parent_service(tmp_path):
 
 
 def test_every_sample_has_its_own_state_dir():
-    files = [REPO / "samples" / f for f in ("quickstart.yml", "proxy.yml", "claim-sets.yml", "fleet/parent.yml", "fleet/sidecar.yml")]
+    files = [REPO / "samples" / f for f in ("quickstart.yml", "proxy.yml", "claim-sets.yml", "mediation.yml", "fleet/parent.yml", "fleet/sidecar.yml")]
     dirs = [Assembly([f], environ={"mcgw_aliases_petstore_value": "http://127.0.0.1:1"}).load().settings.state_dir for f in files]
     assert len(set(dirs)) == len(files), dirs

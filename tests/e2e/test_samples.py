@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from support.gateway import REPO
 
 SAMPLES = REPO / "samples"
@@ -47,3 +49,35 @@ async def test_claim_sets_yml_with_a_token_from_microgw_token(gateway, client):
     code, token, err = await run_microgw(*mint, "--claim", "sub=Administrator", "--claim", "name=lnar")
     async with client.get(f"{gw.http}/gateway/claims/1.0/hello", headers={"Authorization": f"Bearer {token.strip()}"}) as resp:
         assert resp.status == 403
+
+
+async def test_mediation_yml_masks_transforms_and_validates(gateway, client):
+    """The sample's comments: masking, scopes, CORS and a response transformation on a mocked
+    account; request masking and transformation, setMediaType and spec validation on an echo."""
+    gw = await gateway(SAMPLES / "mediation.yml")
+    base = f"{gw.http}/gateway"
+    async with client.get(f"{base}/accounts/1.0/me") as resp:
+        assert resp.status == 200 and resp.headers["X-Masked"] == "yes"
+        assert await resp.json() == {"owner": "Ann", "card": {"number": "XXXX-XXXX-XXXX-1111"}, "note": "ssn ***-**-****"}
+    async with client.get(f"{base}/accounts/1.0/public/me") as resp:
+        assert await resp.json() == {"owner": "Ann", "note": "ssn ***-**-****"}
+    preflight = {"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"}
+    async with client.options(f"{base}/accounts/1.0/me", headers=preflight) as resp:
+        assert resp.status == 204 and resp.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    async with client.options(f"{base}/accounts/1.0/me", headers={**preflight, "Origin": "https://evil.example"}) as resp:
+        assert resp.status == 403
+    sent = {"user": "ann", "password": "secret"}
+    headers = {"X-Org": "acme", "X-Debug": "1"}
+    async with client.post(f"{base}/signup/1.0/users", json=sent, headers=headers, skip_auto_headers=["Accept"]) as resp:
+        assert resp.status == 200, await resp.text()
+        echo = await resp.json()
+    assert json.loads(echo["body"]) == {"user": "ann"}
+    assert echo["headers"]["content-length"] == str(len(echo["body"]))
+    assert echo["query"] == "source=gateway"
+    assert echo["headers"]["x-tenant"] == "acme" and "x-debug" not in echo["headers"]
+    assert echo["headers"]["accept"] == "application/json"
+    async with client.post(f"{base}/signup/1.0/users", json={"password": "x"}) as resp:
+        assert resp.status == 400
+        assert (await resp.json())["message"] == "body: 'user' is a required property"
+    async with client.post(f"{base}/signup/1.0/users", data="user=ann", headers={"Content-Type": "application/x-www-form-urlencoded"}) as resp:
+        assert resp.status == 400 and (await resp.json())["code"] == "invalid_request"
