@@ -192,7 +192,7 @@ def _hmac_sources(applications: ApplicationIndex) -> dict[str, list]:
 
 def _route(api: ApiConfig, services: Services) -> Route:
     stages, exchanges = pipeline.build_pipeline(api, services, [("transport", TransportStage(api))])
-    scoped = pipeline.build_scoped(api, services, lambda scoped_api: [("transport", TransportStage(scoped_api))])
+    scoped = pipeline.build_scoped(api, services, lambda scoped_api: [("transport", TransportStage(scoped_api, scoped=True))])
     upstream = UpstreamTarget.parse(api.endpoint, append_resource=api.append_resource) if api.endpoint else None
     tls: Any = True
     if upstream is not None and upstream.prefix.startswith("https:"):

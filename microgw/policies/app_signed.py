@@ -18,6 +18,7 @@ from typing import Any
 from microgw.context import RequestContext
 from microgw.errors import GatewayError, TokenError
 from microgw.tokens.claims import audience_values
+from microgw.tokens.issuer import MINTED_APPLICATION, MINTED_CLAIM
 
 _PREFIX = "application:"
 
@@ -45,11 +46,22 @@ def owner(verified: Any, apps: Any):
 
 
 def applications_of_token(verified: Any, apps: Any) -> tuple:
-    """What a validated token identifies: the secret's owner, else the applications its claims match."""
+    """What a validated token identifies: the secret's owner, else the applications its claims match.
+
+    An application token this gateway minted (``microgw_token: application``) carries claims its
+    application chose (``claimsSet``): it identifies at most the application it was minted for
+    (``sub``), when its claims match that application's claim sets — never another application
+    whose claim sets the chosen claims were written to match."""
     found = owner(verified, apps)
     if found is not None:
         return (found,)
-    return tuple(apps.by_claims(verified.claims)) if apps is not None else ()
+    if apps is None:
+        return ()
+    matched = tuple(apps.by_claims(verified.claims))
+    claims = verified.claims
+    if isinstance(claims, dict) and claims.get(MINTED_CLAIM) == MINTED_APPLICATION:
+        return tuple(app for app in matched if app.id == claims.get("sub"))
+    return matched
 
 
 def accepted_where_identified(ctx: RequestContext) -> None:

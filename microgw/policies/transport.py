@@ -2,7 +2,8 @@
 
 Many frameworks take the method from ``X-HTTP-Method-Override`` (and its cousins) instead of the
 request line: a ``POST`` carrying ``X-HTTP-Method-Override: DELETE`` is a DELETE to them. With a
-``methods`` restriction such a header must name an allowed method too, or the request is refused.
+``methods`` restriction such a header must name an allowed method too, or the request is refused;
+on an API with scopes (chosen by the request line's method) it may not name another method at all.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ OVERRIDE_HEADERS = ("X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Overrid
 
 
 class TransportStage:
-    __slots__ = ("protocols", "methods")
+    __slots__ = ("protocols", "methods", "scoped")
 
-    def __init__(self, api: ApiConfig) -> None:
+    def __init__(self, api: ApiConfig, *, scoped: bool | None = None) -> None:
         self.protocols = api.protocols
         self.methods = api.methods
+        # scopes choose their pipeline by the request line's method (a scope's own pipeline says scoped=True)
+        self.scoped = "scopes" in api.policies if scoped is None else scoped
 
     async def apply(self, ctx: RequestContext) -> None:
         if ctx.protocol not in self.protocols:
@@ -28,10 +31,16 @@ class TransportStage:
         if self.methods is not None and ctx.request.method not in self.methods:
             allow = ", ".join(sorted(self.methods))
             raise GatewayError(405, "method_not_allowed", f"Method {ctx.request.method} is not allowed", headers={"Allow": allow})
-        if self.methods is not None:
+        if self.methods is not None or self.scoped:
             headers = ctx.request.headers
             for name in OVERRIDE_HEADERS:
                 for value in headers.getall(name, ()):
-                    if value.strip().upper() not in self.methods:
+                    method = value.strip().upper()
+                    if self.scoped and method != ctx.request.method:
+                        raise GatewayError(
+                            400, "method_override_not_allowed",
+                            f"{name} may not name another method here: this API's scopes follow the request's method",
+                        )
+                    if self.methods is not None and method not in self.methods:
                         allow = ", ".join(sorted(self.methods))
                         raise GatewayError(405, "method_not_allowed", f"{name} names a method that is not allowed", headers={"Allow": allow})

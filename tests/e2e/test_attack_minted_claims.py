@@ -64,3 +64,29 @@ async def test_custom_claims_of_minted_application_tokens_never_become_identity_
     async with client.get(f"{gw.http}/gateway/hr/1.0/", headers={"Authorization": f"Bearer {user_jwt}"}) as resp:
         assert resp.status == 200
         assert (await resp.json())["headers"]["x-sub"] == "alice"
+
+
+async def test_a_minted_token_never_identifies_another_application(gateway, upstream, client):
+    settings = config(upstream.url)
+    settings["applications"] = [
+        {"id": "app-a", "name": "A", "api_keys": ["key-a"], "claim_sets": [{"dept": "sales"}], "apis": ["ident/1.0"]},
+        {"id": "app-b", "name": "B", "api_keys": ["key-b"], "claim_sets": [{"dept": "finance"}], "apis": ["ident/1.0"]},
+    ]
+    settings["apis"] = [{"name": "ident", "version": "1.0", "endpoint": f"{upstream.url}/echo", "policies": {
+        "jwt": {}, "identify": {"rules": ["jwtClaims"]}, "outbound": {"identity_headers": {"application_id": "X-App"}}}}]
+    gw = await gateway(settings)
+
+    async def mint(key: str, claims: dict) -> str:
+        async with client.post(f"{gw.http}/gateway/security/getJsonWebToken", json={"claimsSet": claims},
+                               headers={"x-Gateway-APIKey": key}) as resp:
+            assert resp.status == 200
+            return (await resp.json())["accessToken"]
+
+    forged = await mint("key-a", {"dept": "finance"})  # A writes B's claim set into its own token
+    async with client.get(f"{gw.http}/gateway/ident/1.0/", headers={"Authorization": f"Bearer {forged}"}) as resp:
+        assert resp.status in (401, 403), await resp.text()
+    assert upstream.received == []
+    own = await mint("key-b", {"dept": "finance"})  # the bystander: B's own token identifies B
+    async with client.get(f"{gw.http}/gateway/ident/1.0/", headers={"Authorization": f"Bearer {own}"}) as resp:
+        assert resp.status == 200, await resp.text()
+        assert (await resp.json())["headers"]["x-app"] == "app-b"

@@ -79,3 +79,21 @@ async def test_token_look_alikes_never_reach_the_native_service(gateway, upstrea
         seen = await resp.json()
     assert seen["headers"]["cookie"] == "theme=dark"
     assert not any("FORGED" in str(r) for r in upstream.received)
+
+
+async def test_method_override_cannot_pick_a_weaker_scope(gateway, upstream, client):
+    scopes = [
+        {"name": "open", "resources": ["/public/**"], "policies": {"jwt": {"required": False}}},
+        {"name": "write", "resources": ["/public/{id}"], "methods": ["DELETE"], "policies": {"jwt": {"required": True}}},
+    ]
+    gw = await gateway({"apis": [{"name": "films", "version": "1", "endpoint": f"{upstream.url}/echo",
+                                  "policies": {"jwt": {}, "scopes": scopes}}]})
+    base = f"{gw.http}/gateway/films/1/public/1"
+    async with client.delete(base) as resp:
+        assert resp.status == 401  # the strong scope
+    async with client.get(base, headers={"X-HTTP-Method-Override": "DELETE"}) as resp:  # the open scope, posing as DELETE
+        assert resp.status == 400
+        assert (await resp.json())["code"] == "method_override_not_allowed"
+    assert upstream.received == []
+    async with client.get(base, headers={"X-HTTP-Method-Override": "GET"}) as resp:  # the bystander
+        assert resp.status == 200
