@@ -10,6 +10,7 @@ parse with a text/plain 400 that carries the stack's ``Server`` header and echoe
   when none is idle the new connection gets a 503 and is closed;
 - ``server.header_timeout``: a request line and headers must arrive within this many seconds of the
   connection opening or of the first byte of a request on a kept-alive connection (408 and close);
+  a TLS handshake must finish within it too;
 - a request the parser refuses, and an HTTP/0.9 request, gets a JSON 400 that never repeats the input;
 - repeated warnings (refused connections, failed accepts) are logged at most once per period, with a
   count of the ones left out;
@@ -236,6 +237,31 @@ class GuardedHandler(RequestHandler):
                                 headers={"Server": "microgw", "Cache-Control": "no-store"})
         response.force_close()
         return response
+
+
+class GuardedSite(web.TCPSite):
+    """A TCPSite whose TLS handshakes must finish within the header timeout: a connection counts
+    against ``max_connections`` only once its handshake is done, so a client that opens TLS
+    connections and never finishes the handshake would otherwise hold them for asyncio's 60 s."""
+
+    __slots__ = ("_handshake_timeout",)
+
+    def __init__(self, *args: Any, handshake_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._handshake_timeout = handshake_timeout
+
+    async def start(self) -> None:
+        if self._ssl_context is None:
+            await super().start()
+            return
+        self._runner._reg_site(self)  # BaseSite.start
+        server = self._runner.server
+        assert server is not None
+        self._server = await asyncio.get_running_loop().create_server(
+            server, self._host, self._port, ssl=self._ssl_context, backlog=self._backlog,
+            reuse_address=self._reuse_address, reuse_port=self._reuse_port, ssl_handshake_timeout=self._handshake_timeout,
+        )
+        self._bound_port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self._port
 
 
 class GuardedRunner(web.AppRunner):

@@ -21,7 +21,7 @@ from microgw.config.errors import ConfigError
 from microgw.config.loader import Loaded
 from microgw.endpoints import admin, builtin_routes
 from microgw.errors import Answered, GatewayError, not_found
-from microgw.listener import Guard, GuardedRunner, connection_cap
+from microgw.listener import Guard, GuardedRunner, GuardedSite, connection_cap
 from microgw.logs import AccessLogger, JsonAccessLogger, configure
 from microgw.metrics import Metrics
 from microgw.context import RequestContext
@@ -150,8 +150,9 @@ class Gateway:
         for scheme, port, context in (("http", srv.http_port, None), ("https", srv.https_port, https_context)):
             if port is None:
                 continue
-            site = web.TCPSite(
-                self._runner, srv.host, port, ssl_context=context, backlog=1024, reuse_address=True, reuse_port=self.role is not None
+            site = GuardedSite(
+                self._runner, srv.host, port, ssl_context=context, backlog=1024, reuse_address=True, reuse_port=self.role is not None,
+                handshake_timeout=guard.header_timeout,
             )
             await site.start()
             for sock in site._server.sockets:  # type: ignore[union-attr]

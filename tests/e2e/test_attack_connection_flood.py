@@ -92,3 +92,21 @@ async def test_http09_and_malformed_requests_get_json_without_echo(gateway, clie
     async with client.get(f"{gw.http}/gateway/m/1/") as resp:  # the bystander
         assert resp.status == 200
     assert "PROBE-1234" not in gw.log
+
+
+async def test_a_tls_handshake_that_never_finishes_is_cut_at_the_header_timeout(gateway, client, ca, tmp_path):
+    import ssl
+
+    cert = ca.issue_cert("127.0.0.1")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
+    gw = await gateway({"server": {"header_timeout": 1}, "key_store": {"type": "PEM", "location": "server.pem"}, **MOCK},
+                       expect=("http", "https"))
+    started = asyncio.get_running_loop().time()
+    reader, writer = await asyncio.open_connection("127.0.0.1", gw.ports["https"])  # TCP only: no ClientHello
+    assert await asyncio.wait_for(reader.read(), 10) == b""  # the gateway gave up on the handshake
+    assert asyncio.get_running_loop().time() - started < 8  # not asyncio's 60 s
+    writer.close()
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    async with client.get(f"{gw.https}/gateway/m/1/", ssl=context) as resp:  # the bystander over TLS
+        assert resp.status == 200
