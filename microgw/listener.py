@@ -20,6 +20,7 @@ parse with a text/plain 400 that carries the stack's ``Server`` header and echoe
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import resource
@@ -36,6 +37,7 @@ log = logging.getLogger("microgw.listener")
 
 RESERVED_FDS = 64  # log files, key stores, JWKS fetches, the parent: descriptors a cap must leave free
 WARN_PERIOD = 10.0
+EVICT_SCAN = 512  # oldest connections looked at for an idle one to close at the cap
 
 
 def _raw_answer(status: int, reason: str, code: str, message: str) -> bytes:
@@ -146,7 +148,9 @@ class GuardedHandler(RequestHandler):
 
     @staticmethod
     def _evict_idle(manager: GuardedServer) -> bool:
-        for handler in manager._connections:  # oldest first
+        """Close the oldest idle connection among the EVICT_SCAN oldest (a bounded look: a flood at
+        the cap must not cost a walk over every connection per accept)."""
+        for handler in itertools.islice(manager._connections, EVICT_SCAN):  # oldest first
             if isinstance(handler, GuardedHandler) and handler.idle():
                 manager.guard.evicted += 1
                 handler.force_close()
