@@ -77,14 +77,26 @@ class RateLimitedLog:
 
 
 def connection_cap(wanted: int, upstream_connections: int) -> tuple[int, int | None]:
-    """The effective cap and the open-files limit when that limit lowered it (else None)."""
+    """The effective cap and the open-files limit when that limit lowered it (else None).
+
+    The soft open-files limit is first raised towards what the cap needs (up to the hard limit, as
+    nginx's worker_rlimit_nofile or Go's runtime do); the cap then stays below it with room for the
+    upstream pool and the gateway's own files (at least half the limit for clients)."""
     try:
-        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     except (OSError, ValueError):  # no such limit here
         return wanted, None
     if soft == resource.RLIM_INFINITY:
         return wanted, None
-    room = soft - upstream_connections - RESERVED_FDS
+    needed = wanted + upstream_connections + RESERVED_FDS
+    if soft < needed and (hard == resource.RLIM_INFINITY or hard > soft):
+        raised = needed if hard == resource.RLIM_INFINITY else min(hard, needed)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+        except (OSError, ValueError):
+            pass
+    room = soft - min(upstream_connections + RESERVED_FDS, soft // 2)
     if room < wanted:
         return max(1, room), soft
     return wanted, None

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+import aiohttp
+
 MOCK = {"apis": [{"name": "m", "version": "1", "mock": {"body": "hello"}}]}
 
 
@@ -110,3 +112,53 @@ async def test_a_tls_handshake_that_never_finishes_is_cut_at_the_header_timeout(
     ca.configure_trust(context)
     async with client.get(f"{gw.https}/gateway/m/1/", ssl=context) as resp:  # the bystander over TLS
         assert resp.status == 200
+
+
+async def test_a_flood_past_the_open_files_limit_never_breaks_accept(tmp_path):
+    """The process may open 200 files; 300 idle connections arrive. The cap (below the limit) turns
+    the rest away with a JSON 503 — accept() never runs out of descriptors — and a bystander still
+    gets in (the oldest idle connection makes room)."""
+    import os
+    import re
+    import signal
+    import sys
+
+    from support.gateway import REPO, write_config
+
+    config = write_config(tmp_path, {"server": {"upstream_connections": 16}, **MOCK})
+    env = {k: v for k, v in os.environ.items() if not k.lower().startswith("mcgw_")}
+    env["mcgw_state_dir"] = str(tmp_path / "state")
+    proc = await asyncio.create_subprocess_exec(
+        "/bin/sh", "-c", f'ulimit -n 200 && exec "{sys.executable}" -m microgw start -c "{config}" -p 0',
+        stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, env=env, cwd=str(REPO),
+    )
+    lines: list[str] = []
+    port = None
+    while port is None:
+        raw = await asyncio.wait_for(proc.stderr.readline(), 30)
+        assert raw, "\n".join(lines)
+        lines.append(raw.decode(errors="replace"))
+        found = re.search(r"listening on http://[^:]+:(\d+)", lines[-1])
+        port = int(found.group(1)) if found else None
+    opened = []
+    try:
+        assert any("capped at" in line and "open-files limit 200" in line for line in lines)
+        for _ in range(300):
+            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            opened.append(writer)
+        # the bystander: the oldest idle connection makes room for it
+        async with aiohttp.ClientSession() as client:
+            async with client.get(f"http://127.0.0.1:{port}/gateway/m/1/") as resp:
+                assert resp.status == 200 and await resp.text() == "hello"
+        for writer in opened:
+            writer.close()
+        proc.send_signal(signal.SIGTERM)
+        _, rest = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    log = "".join(lines) + rest.decode(errors="replace")
+    assert proc.returncode == 0
+    assert "Too many open files" not in log and "Traceback" not in log
+    assert log.count("refused a client connection") + log.count("accept") <= 3
