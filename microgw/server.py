@@ -103,10 +103,12 @@ class Gateway:
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Listen first, then assemble the settings (which may wait for a parent gateway), then serve.
+        """Assemble the settings (which may wait for a parent gateway) and serve them.
 
-        Until the runtime is in place the listeners answer the liveness probe (200) and everything
-        else 503 ``starting``: a sidecar whose parent hangs is alive and probed, not a closed port.
+        A single process with a parent gateway listens first: until the runtime is in place the
+        listeners answer the liveness probe (200) and everything else 503 ``starting``, so a sidecar
+        whose parent hangs is alive and probed, not a closed port. A worker of a ``--workers`` group
+        listens only once ready (its port is shared: the others serve meanwhile).
         The listeners and the upstream pool follow the files and the command line (a download
         changes APIs, applications and auth servers, never listeners)."""
         follower = self.role is not None and not self.role.downloads
@@ -147,18 +149,24 @@ class Gateway:
         self._runner.server.request_handler = _fast_dispatch(  # type: ignore[union-attr]
             app, gateway_route, builtins, self._handle_gateway_direct, lambda: self._runtime is not None
         )
-        for scheme, port, context in (("http", srv.http_port, None), ("https", srv.https_port, https_context)):
-            if port is None:
-                continue
-            site = GuardedSite(
-                self._runner, srv.host, port, ssl_context=context, backlog=1024, reuse_address=True, reuse_port=self.role is not None,
-                handshake_timeout=guard.header_timeout,
-            )
-            await site.start()
-            for sock in site._server.sockets:  # type: ignore[union-attr]
-                host, bound = sock.getsockname()[:2]
-                self.listener_urls.append(f"{scheme}://{host}:{bound}")
-        if settings.parent is not None and settings.parent.download:
+        async def listen() -> None:
+            for scheme, port, context in (("http", srv.http_port, None), ("https", srv.https_port, https_context)):
+                if port is None:
+                    continue
+                site = GuardedSite(
+                    self._runner, srv.host, port, ssl_context=context, backlog=1024, reuse_address=True,
+                    reuse_port=self.role is not None, handshake_timeout=guard.header_timeout,
+                )
+                await site.start()
+                for sock in site._server.sockets:  # type: ignore[union-attr]
+                    host, bound = sock.getsockname()[:2]
+                    self.listener_urls.append(f"{scheme}://{host}:{bound}")
+
+        # A single process with a parent listens first (its probes answer while the parent hangs); a
+        # worker of a group listens only when ready, so the kernel never hands it requests before.
+        early = settings.parent is not None and settings.parent.download and self.role is None
+        if early:
+            await listen()
             for url in self.listener_urls:
                 log.info("answering health probes on %s while the settings are assembled", url)
         self.loaded, runtime, self.sync, self._downloaded = await self.assembly.prepare(self.loaded, self, follower=follower)
@@ -168,6 +176,8 @@ class Gateway:
         self.forwarder.body_timeout = self.loaded.settings.server.body_timeout
         await runtime.start()
         self._runtime = runtime
+        if not early:
+            await listen()
         for url in self.listener_urls:
             log.info("listening on %s", url)
         if self.sync is not None:
