@@ -7,7 +7,7 @@ Run by hand: ``python bench/scale.py [--apps 10000] [--apis 50] [--connections 1
 - RSS idle, and with ``--connections`` idle keep-alive connections open (each made one request);
 - a reload under load: wrk (32 connections) on a mocked API whose callers are identified by API key
   among all applications; requests answered per second (the gateway's own counters) for 2 s before
-  the reload and while it runs: the drop;
+  the reload, while it runs and 2 s after: the drop against the mean of before and after;
 - RSS after each of ``--reloads`` reloads (the last compared with the first).
 """
 
@@ -120,7 +120,7 @@ def main() -> None:
             headers = {"x-Gateway-APIKey": "key-00000-0123456789abcdef"}
             alone = reload(port)  # how long one reload takes without load
             loaded: dict = {}
-            window = round(4 + alone * 6)  # long enough for a reload slowed down by the load
+            window = round(7 + alone * 8)  # long enough for a reload slowed down by the load, and 2 s after it
             load = threading.Thread(target=lambda: loaded.update(wrk(url, seconds=window, headers=headers)))
             load.start()
             time.sleep(1)
@@ -129,11 +129,14 @@ def main() -> None:
             c1, t1 = answered(port), time.monotonic()
             took = reload(port)
             c2, t2 = answered(port), time.monotonic()
+            time.sleep(2)
+            c3, t3 = answered(port), time.monotonic()
             load.join()
-            base, during = (c1 - c0) / (t1 - t0), (c2 - c1) / (t2 - t1)
+            before, during, after = (c1 - c0) / (t1 - t0), (c2 - c1) / (t2 - t1), (c3 - c2) / (t3 - t2)
+            base = (before + after) / 2
             print(f"reload:              {alone:6.2f} s alone, {took:.2f} s under load (wrk -c32)")
-            print(f"throughput:          {base:8.0f} req/s before, {during:8.0f} req/s while the reload ran ({during / base - 1:+.0%});"
-                  f" whole wrk run: p99 {loaded['p99_ms']:.1f} ms, non-2xx {loaded['non2xx']}")
+            print(f"throughput:          {before:8.0f} req/s before, {during:8.0f} while the reload ran, {after:8.0f} after"
+                  f" ({during / base - 1:+.0%} against before/after); whole wrk run: p99 {loaded['p99_ms']:.1f} ms, non-2xx {loaded['non2xx']}")
 
             sizes = []
             for _ in range(args.reloads):
