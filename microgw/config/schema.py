@@ -63,7 +63,10 @@ def _fast_validator(kind: str) -> Any:
     except ImportError:
         return None
     resources = [(uri, _registry().contents(uri)) for uri in _registry()]
-    return jsonschema_rs.Draft202012Validator(schema(kind), registry=jsonschema_rs.Registry(resources), validate_formats=False)
+    try:
+        return jsonschema_rs.Draft202012Validator(schema(kind), registry=jsonschema_rs.Registry(resources), validate_formats=False)
+    except Exception:  # an older or newer jsonschema-rs that reads the schemas otherwise: the walk alone  # noqa: BLE001
+        return None
 
 
 def _surely_valid(document: Any, kind: str) -> bool:
