@@ -125,3 +125,32 @@ async def test_answers_no_criterion_covers_stream_past_the_body_limit(gateway, u
         assert (await resp.json())["card"] == {"number": "********"}
     async with client.get(f"{gw.http}/gateway/files/1/doc/big.json") as resp:
         assert resp.status == 502 and (await resp.json())["code"] == "answer_too_large"
+
+
+async def test_archive_xml_and_per_application_masking(gateway, upstream, client, tmp_path):
+    """The vendor's Data Masking in archive form with XPath criteria (and their namespace) and criteria
+    for one consumer application, against a real upstream: the partner gets its own, others the default."""
+    upstream.documents["account.xml"] = ("application/xml", XML_DOC)
+    upstream.documents["account.json"] = ("application/json", json.dumps(ACCOUNT).encode())
+    masking = action(
+        "responseDataMasking",
+        criteria({"action": "//b:card", "maskingType": "Mask", "maskValue": "####"}, {"action": "/acct/pin", "maskingType": "Filter"}, kind="xpathMasking"),
+        g("namespace", v("prefix", "b"), v("uri", "urn:bank")),
+        criteria({"action": "$.card.number", "maskingType": "Mask"}),
+        g("dataMasking", v("consumerApplications", "partner"), criteria({"action": "$.card", "maskingType": "Filter"})),
+        v("applyForPayload", "true"),
+        name="Data Masking",
+    )
+    doc = api_doc("Bank", "1.0", id="bank-id")
+    archive = vendor_archive((doc, [routing("https://prod.example.com/doc/${sys:resource_path}"), identify(("apiKey", "open"), anonymous="true"), masking]))
+    (tmp_path / "bank.zip").write_bytes(archive)
+    gw = await gateway({"endpoint_rewrites": {"https://prod.example.com": upstream.url}, "applications": APPS}, args=("-a", str(tmp_path / "bank.zip")))
+    async with client.get(f"{gw.http}/gateway/Bank/1.0/account.xml") as resp:
+        assert resp.status == 200
+        text = await resp.text()
+    assert ">####<" in text and "4111" not in text and "1234" not in text and "<owner>Ann</owner>" in text
+    async with client.get(f"{gw.http}/gateway/Bank/1.0/account.json", headers={"x-Gateway-APIKey": "ok"}) as resp:
+        assert (await resp.json())["card"] == {"number": "********", "cvv": "123"}
+    async with client.get(f"{gw.http}/gateway/Bank/1.0/account.json", headers={"x-Gateway-APIKey": "pk"}) as resp:
+        body = await resp.json()
+    assert "card" not in body and body["owner"] == "Ann"
