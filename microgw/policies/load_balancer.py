@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("microgw.routing")
 
 STRATEGIES = ("round_robin", "failover")
-_URL = {"type": "string", "pattern": "^(https?://|\\$\\{)", "x-expected": "an http:// or https:// URL (or ${alias}...)"}
+_URL = {"type": "string", "pattern": "^https?://", "x-expected": "an http:// or https:// URL (aliases are not expanded here)"}
 
 SCHEMA = {
     "type": "object",

@@ -115,9 +115,15 @@ class Redactor:
     def __init__(self, settings: TransactionLogging, api_key_header: str) -> None:
         self.headers = ALWAYS_REDACTED_HEADERS | {api_key_header.lower()} | set(settings.redact_headers)
         self.fields = frozenset(settings.redact_fields)
+        self._names: dict[str, bool] = {}
 
     def secret_name(self, name: str) -> bool:
-        return name.lower() in self.fields or TOKEN_LIKE.match(name) is not None
+        known = self._names.get(name)
+        if known is None:
+            known = name.lower() in self.fields or TOKEN_LIKE.match(name) is not None
+            if len(self._names) < 4096:  # names are few (headers, fields); a flood of new ones is not remembered
+                self._names[name] = known
+        return known
 
     def header_items(self, items) -> dict[str, Any]:
         out: dict[str, Any] = {}

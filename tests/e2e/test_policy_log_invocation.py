@@ -111,3 +111,35 @@ async def test_the_global_switch_and_the_vendor_template(gateway, upstream, clie
     assert "records go to the access log" in gw.log
     for secret in SECRETS:
         assert secret not in gw.log, secret
+
+
+async def test_the_stdout_destination_writes_bare_json_lines(upstream, client, tmp_path):
+    """stdout gets one JSON object a line and nothing else (the gateway's own log stays on stderr)."""
+    import os
+    import re
+    import sys
+
+    from support.gateway import REPO, write_config
+
+    config = write_config(tmp_path, {"apis": [{"name": "out", "version": "1", "endpoint": f"{upstream.url}/echo",
+                                               "policies": {"logInvocation": {"destinations": ["stdout"], "response_payload": True}}}]})
+    env = {k: val for k, val in os.environ.items() if not k.lower().startswith("mcgw_")}
+    env["mcgw_state_dir"] = str(tmp_path / "state")
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "microgw", "start", "-c", str(config), "-p", "0",
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=str(REPO))
+    try:
+        port = None
+        while port is None:
+            line = (await asyncio.wait_for(proc.stderr.readline(), 30)).decode()
+            assert line, "microgw exited before listening"
+            found = re.search(r"listening on http://[^:]+:(\d+)", line)
+            port = int(found.group(1)) if found else None
+        async with client.get(f"http://127.0.0.1:{port}/gateway/out/1/x?token=SECRET-Q", headers={"Authorization": f"Bearer {TOKEN}"}) as resp:
+            assert resp.status == 200
+        line = (await asyncio.wait_for(proc.stdout.readline(), 10)).decode()
+        record = json.loads(line)
+        assert record["api"] == "out" and record["query"] == "token=[redacted]" and record["status"] == 200
+        assert "SECRET-Q" not in line and TOKEN not in line
+    finally:
+        proc.terminate()
+        await proc.wait()

@@ -81,3 +81,30 @@ async def test_mediation_yml_masks_transforms_and_validates(gateway, client):
         assert (await resp.json())["message"] == "body: 'user' is a required property"
     async with client.post(f"{base}/signup/1.0/users", data="user=ann", headers={"Content-Type": "application/x-www-form-urlencoded"}) as resp:
         assert resp.status == 400 and (await resp.json())["code"] == "invalid_request"
+
+
+async def test_traffic_yml_limits_caches_balances_and_logs(gateway, client, upstream, tmp_path):
+    """The sample's comments: X-Cache MISS then HIT, RateLimit headers, 5 per client in 10 s, the
+    second endpoint marked down, invocation records in state_dir/invocations.jsonl without secrets."""
+    import asyncio
+    import json
+
+    state = tmp_path / "traffic-state"
+    gw = await gateway(SAMPLES / "traffic.yml", env={"mcgw_aliases_films_value": f"{upstream.url}/echo", "mcgw_state_dir": str(state)})
+    seen = []
+    for path, headers in (("/list", {}), ("/list", {}), ("/a", {"Authorization": "Basic c2VjcmV0OnNlY3JldA=="}), ("/b", {}), ("/c", {}), ("/d", {})):
+        async with client.get(f"{gw.http}/gateway/films/1.0{path}", headers=headers) as resp:
+            seen.append((resp.status, resp.headers.get("X-Cache"), resp.headers.get("RateLimit-Remaining")))
+    assert seen == [(200, "MISS", "4"), (200, "HIT", "3"), (200, "BYPASS", "2"), (200, "MISS", "1"), (200, "MISS", "0"), (429, None, "0")]
+    assert sum(1 for r in upstream.received if r["path_qs"] == "/echo/list") == 1
+    await gw.wait_for_log(r"endpoint http://127\.0\.0\.1:9 of films/1\.0 marked down for 1m")
+    records_file = state / "invocations.jsonl"
+    deadline = asyncio.get_running_loop().time() + 10
+    while not records_file.exists() or len(records_file.read_text().splitlines()) < 5:
+        assert asyncio.get_running_loop().time() < deadline, "no invocation records"
+        await asyncio.sleep(0.02)
+    records = [json.loads(line) for line in records_file.read_text().splitlines()]
+    assert [(r["path"][len("/gateway/films/1.0"):], r["status"], r["response_headers"].get("X-Cache")) for r in records] == [
+        ("/list", 200, "MISS"), ("/list", 200, "HIT"), ("/a", 200, "BYPASS"), ("/b", 200, "MISS"), ("/c", 200, "MISS")]
+    assert records[2]["request_headers"]["Authorization"] == "[redacted]"
+    assert "c2VjcmV0OnNlY3JldA" not in records_file.read_text()
