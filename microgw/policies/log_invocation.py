@@ -199,7 +199,8 @@ def _writer(target: str) -> logging.Logger:
         handler: logging.Handler = logging.StreamHandler(sys.stdout)
     else:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(target, encoding="utf-8")  # append mode: O_APPEND, one write a line
+        # append mode (O_APPEND, one write a line); reopened when logrotate moved the file away
+        handler = logging.handlers.WatchedFileHandler(target, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(message)s"))
     lines: queue.SimpleQueue = queue.SimpleQueue()
     listener = logging.handlers.QueueListener(lines, handler)
