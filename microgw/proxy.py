@@ -180,7 +180,7 @@ class Forwarder:
                 length=length,
                 connect_timeout=timeout.connect if timeout is not None else None,
                 read_timeout=timeout.sock_read if timeout is not None else None,
-                verify=route.ssl,
+                verify=route.ssl if ctx.upstream is None or ctx.upstream.tls is None else ctx.upstream.tls,
                 share=api.key,
             )
         except BodyTimeout:

@@ -35,6 +35,7 @@ class UpstreamTarget:
 
     query: str = ""  # the endpoint's own query string, kept after the path
     fixed: bool = False  # the resource is not part of the URL (the endpoint is called as written)
+    tls: Any = None  # for an endpoint a policy chose: its TLS choice (ssl context, False, True); None: the API's
     origin: str | None = None  # set when the placeholder stands before the path: the origin every URL must keep
 
     @classmethod

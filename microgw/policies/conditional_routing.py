@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from microgw.config.model import ApiConfig
 from microgw.context import RequestContext
+from microgw.policies import load_balancer
 from microgw.policies.unit import Policy, Staged
 from microgw.routing import UpstreamTarget
 
@@ -148,7 +149,8 @@ class ConditionalRouting:
 
 
 def build(api: ApiConfig, config: RoutingConfig, services: "Services") -> Staged:
-    rules = tuple((rule, UpstreamTarget.parse(rule.endpoint, append_resource=api.append_resource)) for rule in config.rules)
+    chosen = load_balancer.targets(api, [rule.endpoint for rule in config.rules], services)
+    rules = tuple(zip(config.rules, chosen))
     return [("outbound", ConditionalRouting(rules))]
 
 

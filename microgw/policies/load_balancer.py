@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Mapping
 
 from microgw.config.model import ApiConfig
@@ -94,9 +94,9 @@ def is_up(name: str, now: float) -> bool:
 class LoadBalancer:
     __slots__ = ("targets", "names", "strategy", "suspend", "turn", "api")
 
-    def __init__(self, api: ApiConfig, endpoints: tuple[str, ...], config: LoadBalancerConfig) -> None:
+    def __init__(self, api: ApiConfig, pool: tuple[UpstreamTarget, ...], config: LoadBalancerConfig) -> None:
         self.api = f"{api.name}/{api.version}"
-        self.targets = tuple(UpstreamTarget.parse(e, append_resource=api.append_resource) for e in endpoints)
+        self.targets = pool
         self.names = tuple(t.prefix for t in self.targets)
         self.strategy = config.strategy
         self.suspend = config.suspend
@@ -131,6 +131,18 @@ class LoadBalancer:
         raise failure
 
 
+def targets(api: ApiConfig, endpoints, services: "Services") -> tuple[UpstreamTarget, ...]:
+    """Endpoints as targets with the API's TLS choice for each (an https endpoint in a pool whose API
+    endpoint is http is verified against the trust store like any other)."""
+    found = []
+    for endpoint in endpoints:
+        target = UpstreamTarget.parse(endpoint, append_resource=api.append_resource)
+        if target.prefix.startswith("https:"):
+            target = replace(target, tls=services.client_ssl if api.tls_verify else False)
+        found.append(target)
+    return tuple(found)
+
+
 def _origin(url: str) -> str:
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.split('/', 1)[0].rsplit('@', 1)[-1]}"
@@ -138,7 +150,7 @@ def _origin(url: str) -> str:
 
 def build(api: ApiConfig, config: LoadBalancerConfig, services: "Services") -> Staged:
     pool = tuple(dict.fromkeys(((api.endpoint,) if api.endpoint else ()) + config.endpoints))
-    return [("exchange", LoadBalancer(api, pool, config))]
+    return [("exchange", LoadBalancer(api, targets(api, pool, services), config))]
 
 
 # --- the vendor's template ---------------------------------------------------------------------

@@ -142,3 +142,26 @@ async def test_check_names_bad_rules_and_endpoints(tmp_path):
     ]}, "two.yml")
     code, _, err = await run_microgw("check", "-c", str(config))
     assert code == 2 and "apis[0].policies.conditionalRouting" in err and "rules[0]: '(unclosed' is not a regular expression" in err
+
+
+async def test_an_https_endpoint_of_the_pool_is_verified_with_the_trust_store(gateway, client, ca, tmp_path):
+    """The API's endpoint is plain HTTP (and down); the pool's HTTPS endpoint is trusted through the
+    gateway's trust_store, as the API's own endpoint would be — and refused when its certificate is
+    for another name."""
+    import ssl
+
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    secure = await Upstream().start(server_context)
+    try:
+        ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+        config = {
+            "trust_store": {"type": "PEM", "location": str(tmp_path / "ca.pem")},
+            "apis": [{"name": "tls", "version": "1", "endpoint": f"http://127.0.0.1:{free_port()}/echo",
+                      "policies": {"loadBalancer": {"endpoints": [f"{secure.url}/echo"], "strategy": "failover"}}}],
+        }
+        gw = await gateway(config)
+        assert [await status_of(client, f"{gw.http}/gateway/tls/1/t") for _ in range(2)] == [200, 200]
+        assert served(secure, "t") == 2
+    finally:
+        await secure.stop()
