@@ -14,7 +14,8 @@ or ``no-cache``, a ``Set-Cookie``, ``Vary: *`` or a ``Vary`` on a header outside
 stored; its ``s-maxage`` / ``max-age`` shortens the lifetime. Only 200 answers of at most
 ``max_entry_bytes`` are stored; the cache holds at most ``max_entries`` answers and ``max_bytes`` of
 bodies, the least recently used go first. Answers carry ``X-Cache: HIT | MISS | BYPASS`` and hits an
-``Age``.
+``Age``. Concurrent misses of one key make one call: the others wait for its answer (and make their
+own call when it was not kept).
 
 To be stored the answer is taken whole (``ctx.buffer_answer``, bounded by ``max_body_size``), so a
 cached API's answers are not streamed. The cache lives in this module keyed by the API and its cache
@@ -23,6 +24,7 @@ settings: a reload that keeps them keeps the answers. Each worker of a ``--worke
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections import OrderedDict
@@ -131,6 +133,7 @@ class Store:
         self.max_bytes = max_bytes
         self.entries: OrderedDict[tuple, Entry] = OrderedDict()
         self.bytes = 0
+        self.fetching: dict[tuple, asyncio.Future] = {}  # keys a request is fetching now: the others wait for it
 
     def get(self, key: tuple, now: float) -> Entry | None:
         entry = self.entries.get(key)
@@ -222,16 +225,29 @@ class ResponseCache:
             response = await send(ctx)
             response.headers["X-Cache"] = "BYPASS"
             return response
-        now = time.monotonic()
+        store = self.store
         if "no-cache" not in asked and asked.get("max-age") != "0":
-            entry = self.store.get(key, now)
+            entry = store.get(key, time.monotonic())
+            if entry is None and key in store.fetching:  # one fetch for concurrent misses of one key
+                await asyncio.shield(store.fetching[key])
+                entry = store.get(key, time.monotonic())
             if entry is not None:
-                return _answer(entry, now)
-        ctx.buffer_answer = True
-        response = await send(ctx)
-        entry = self._storable(response, time.monotonic())
-        if entry is not None:
-            self.store.put(key, entry)
+                return _answer(entry, time.monotonic())
+        fetching = store.fetching.get(key)
+        if fetching is None:
+            fetching = store.fetching[key] = asyncio.get_running_loop().create_future()
+        else:
+            fetching = None  # another request fetches this key too (no-cache): it announces its own
+        try:
+            ctx.buffer_answer = True
+            response = await send(ctx)
+            entry = self._storable(response, time.monotonic())
+            if entry is not None:
+                store.put(key, entry)
+        finally:
+            if fetching is not None:
+                del store.fetching[key]
+                fetching.set_result(None)  # the waiters look again (and fetch themselves when nothing was kept)
         response.headers["X-Cache"] = "MISS"
         return response
 

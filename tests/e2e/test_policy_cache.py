@@ -136,3 +136,17 @@ async def test_the_vendor_template_from_an_archive(gateway, upstream, client, tm
     assert seen == ["MISS", "HIT", "MISS", "HIT", "BYPASS", "BYPASS"]  # the tier is in the key; bronze is not whitelisted
     assert (await get(client, url.replace("json", "xml"), {"X-Tier": "gold"}))[1]["X-Cache"] == "BYPASS"
     assert calls(upstream, "tier") == 5
+
+
+async def test_concurrent_misses_of_one_key_make_one_call(gateway, upstream, client):
+    gw = await gateway({"apis": [api("herd", upstream.url, {"ttl": "1h"})]})
+    url = f"{gw.http}/gateway/herd/1/slow?delay=0.3"
+
+    async def one():
+        async with client.get(url) as resp:
+            return resp.status, resp.headers["X-Cache"], await resp.json()
+
+    answers = await asyncio.gather(*(one() for _ in range(8)))
+    assert all(status == 200 and body == {"slept": True} for status, _, body in answers)
+    assert sorted(cache for _, cache, _ in answers) == ["HIT"] * 7 + ["MISS"]
+    assert sum(1 for r in upstream.received if r["path_qs"].startswith("/slow")) == 1
