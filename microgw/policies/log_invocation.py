@@ -229,7 +229,7 @@ class LogInvocation:
         if config.request_payload:
             request_payload = await request_body(ctx, self.max_body)
         if config.response_payload:
-            ctx.buffer_answer = True
+            ctx.want_answer()
         try:
             response = await send(ctx)
         except GatewayError as error:

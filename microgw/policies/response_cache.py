@@ -17,7 +17,7 @@ bodies, the least recently used go first. Answers carry ``X-Cache: HIT | MISS | 
 ``Age``. Concurrent misses of one key make one call: the others wait for its answer (and make their
 own call when it was not kept).
 
-To be stored the answer is taken whole (``ctx.buffer_answer``, bounded by ``max_body_size``), so a
+To be stored the answer is taken whole (``ctx.want_answer()``, bounded by ``max_body_size``), so a
 cached API's answers are not streamed. The cache lives in this module keyed by the API and its cache
 settings: a reload that keeps them keeps the answers. Each worker of a ``--workers`` group has its own.
 """
@@ -239,7 +239,7 @@ class ResponseCache:
         else:
             fetching = None  # another request fetches this key too (no-cache): it announces its own
         try:
-            ctx.buffer_answer = True
+            ctx.want_answer()
             response = await send(ctx)
             entry = self._storable(response, time.monotonic())
             if entry is not None:
