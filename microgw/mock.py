@@ -33,7 +33,7 @@ async def answer(ctx: RequestContext) -> web.StreamResponse:
     if size > ECHO_BODY_LIMIT:
         raise GatewayError(413, "body_too_large", f"An echo takes at most {ECHO_BODY_LIMIT} bytes")
     headers: dict[str, list[str]] = {}
-    for name, value in upstream_headers(ctx).items():
+    for name, value in upstream_headers(ctx):
         headers.setdefault(name.lower(), []).append(value)
     if ctx.body is not None and "content-length" in headers:  # a policy changed the body: its own length, as the forward sends
         headers["content-length"] = [str(len(body))]

@@ -9,6 +9,7 @@ and the answer flows back the same way — unless a policy asks for the answer w
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import time
@@ -16,7 +17,6 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from multidict import CIMultiDict
 
 from microgw import tracing
 from microgw.errors import EndpointUnreachable, GatewayError
@@ -58,47 +58,66 @@ def _connection_listed(values) -> set[str]:
     return listed
 
 
-def _copy_response_headers(upstream: UpstreamResponse, response: web.StreamResponse) -> None:
-    headers = upstream.headers
-    connection = [value for name, value in headers if name.lower() == "connection"]
-    skip = _RESPONSE_SKIP | _connection_listed(connection) if connection else _RESPONSE_SKIP
-    out = response.headers
-    for name, value in headers:
-        if name.lower() not in skip:
-            out.add(name, value)
+def _answer_headers(upstream: UpstreamResponse) -> list[tuple[str, str]]:
+    """The native answer's headers minus hop-by-hop ones and those its ``Connection`` names: one
+    pass, handed to the response's constructor whole (one C-level copy, not one add per header)."""
+    kept = []
+    connection = None
+    for name, value in upstream.headers:
+        lowered = name.lower()
+        if lowered not in _RESPONSE_SKIP:
+            kept.append((name, value))
+        elif lowered == "connection":
+            connection = [*connection, value] if connection else [value]
+    if connection:
+        listed = _connection_listed(connection)
+        kept = [(name, value) for name, value in kept if name.lower() not in listed]
+    return kept
 
 
 _HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
 # Set by the gateway, or meaningful to some native services as routing overrides: never passed on.
 _GATEWAY_SET = frozenset({"x-forwarded-proto", "x-forwarded-host", "forwarded", "x-real-ip", "x-original-url", "x-rewrite-url"})
+_REQUEST_SKIP = HOP_BY_HOP | _GATEWAY_SET | {"x-forwarded-for"}  # X-Forwarded-For: extended, then added
 
 
-def upstream_headers(ctx: RequestContext) -> CIMultiDict:
+def upstream_headers(ctx: RequestContext, replaced: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
     """The client's headers minus hop-by-hop and removed ones, plus forwarding and added headers.
 
+    ``replaced`` (lower-case names) are left out, also of the added headers: the caller sets them.
     Header names with ``_`` are dropped (as nginx does): CGI-style servers read ``X_User`` and
     ``X-User`` as the same variable, which would let a client forge an identity header.
     """
-    request = ctx.request
-    incoming = request.headers
-    skip = HOP_BY_HOP | ctx.remove_headers | _GATEWAY_SET
+    incoming = ctx.request.headers
+    skip = _REQUEST_SKIP
+    if ctx.remove_headers:
+        skip = skip | ctx.remove_headers
+    if replaced:
+        skip = skip | replaced
     if "connection" in incoming:
         skip = skip | _connection_listed(incoming.getall("Connection"))
-    out = CIMultiDict()
-    for name, value in incoming.items():
-        if name.lower() not in skip and "_" not in name:
-            out.add(name, value)
+    out = [(name, value) for name, value in incoming.items() if name.lower() not in skip and "_" not in name]
+    client_ip = ctx.client_ip
     prior = incoming.get("X-Forwarded-For")
-    out["X-Forwarded-For"] = f"{prior}, {ctx.client_ip}" if prior else ctx.client_ip
-    out["X-Real-IP"] = ctx.client_ip
-    out["X-Forwarded-Proto"] = ctx.protocol
-    host = request.headers.get("Host")
+    out.append(("X-Forwarded-For", f"{prior}, {client_ip}" if prior else client_ip))
+    out.append(("X-Real-IP", client_ip))
+    out.append(("X-Forwarded-Proto", ctx.protocol))
+    host = incoming.get("Host")
     if host and _HOST.fullmatch(host):  # only a well-formed host[:port]: never a list, a path or a second value
-        out["X-Forwarded-Host"] = host
-    for name, value in ctx.add_headers:
-        out.add(name, value)
+        out.append(("X-Forwarded-Host", host))
+    if ctx.add_headers:
+        out += [pair for pair in ctx.add_headers if pair[0].lower() not in replaced] if replaced else ctx.add_headers
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _set_by_forward(request_id_header: str | None, body_length: bool) -> frozenset[str]:
+    """The names the forward sets itself (request id, traceparent, a re-read body's length)."""
+    names = {"traceparent", request_id_header.lower()} if request_id_header is not None else set()
+    if body_length:
+        names.add("content-length")
+    return frozenset(names)
 
 
 class BodyTimeout(Exception):
@@ -155,16 +174,16 @@ class Forwarder:
         api = route.api
         check_declared_length(request, self.max_body_size)
         url = (ctx.upstream or route.upstream).url(ctx.resource, ctx.query)
-        headers = upstream_headers(ctx)
         trace = tracing.of(request)
+        headers = upstream_headers(ctx, _set_by_forward(trace.header if trace is not None else None, ctx.body is not None))
         if trace is not None:  # correlation: the same request id, and the gateway's span as the parent
-            headers[trace.header] = trace.request_id
-            headers["traceparent"] = trace.traceparent
+            headers.append((trace.header, trace.request_id))
+            headers.append(("traceparent", trace.traceparent))
         data = None
         length = None
         if ctx.body is not None:  # read (and perhaps changed) by a policy: sent whole, its own length
             length = len(ctx.body)
-            headers["Content-Length"] = str(length)
+            headers.append(("Content-Length", str(length)))
             data = _once(ctx.body) if length else None
         elif request.body_exists:
             data = _stream_body(request.content, self.max_body_size, self.body_timeout)
@@ -175,7 +194,7 @@ class Forwarder:
             upstream = await self.pool.request(
                 ctx.method or request.method,
                 url,
-                headers.items(),
+                headers,
                 data,
                 length=length,
                 connect_timeout=timeout.connect if timeout is not None else None,
@@ -221,8 +240,7 @@ class Forwarder:
         chunked = upstream.chunked
         if length is not None and length <= SMALL_BODY and not chunked:
             return await self._relay_whole(upstream)
-        response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-        _copy_response_headers(upstream, response)
+        response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=_answer_headers(upstream))
         if length is not None and not chunked:
             response.content_length = length
         try:
@@ -251,8 +269,7 @@ class Forwarder:
         """The answer read whole, as an unsent response: a short answer of known length goes out in one
         write instead of three, and policies that change answers get them this way (bounded)."""
         if upstream.method == "HEAD":  # no body, but the length the native service declared
-            head = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-            _copy_response_headers(upstream, head)
+            head = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=_answer_headers(upstream))
             if upstream.content_length is not None:
                 head.content_length = upstream.content_length
             return head
@@ -267,6 +284,4 @@ class Forwarder:
             raise GatewayError(504, "upstream_timeout", "The native service did not answer in time") from None
         except OSError:
             raise GatewayError(502, "upstream_unavailable", "The native service broke off its answer") from None
-        response = web.Response(status=upstream.status, reason=upstream.reason, body=body)
-        _copy_response_headers(upstream, response)
-        return response
+        return web.Response(status=upstream.status, reason=upstream.reason, body=body, headers=_answer_headers(upstream))

@@ -28,9 +28,10 @@ _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
 
 
-def _hex(bits: int) -> str:
-    """Ids for correlation, not secrets: the fast PRNG is enough (and never all zeros in practice)."""
-    return f"{random.getrandbits(bits):0{bits // 4}x}"
+def _ids() -> str:
+    """80 hex digits: a request id (32), a trace id (32) and a span id (16), drawn at once. Ids for
+    correlation, not secrets: the fast PRNG is enough (and never all zeros in practice)."""
+    return f"{random.getrandbits(320):080x}"
 
 
 class Trace:
@@ -55,14 +56,16 @@ class Trace:
 def begin(headers, request_id_header: str) -> Trace:
     """The trace of a request from its headers: kept where sane, made where missing or malformed."""
     started = time.perf_counter()
+    ids = _ids()
     given = headers.get(request_id_header)
-    request_id = given if given is not None and _SANE_ID.fullmatch(given) else _hex(128)
-    match = _TRACEPARENT.fullmatch(headers.get("traceparent", "").strip())
+    request_id = given if given is not None and _SANE_ID.fullmatch(given) else ids[:32]
+    parent = headers.get("traceparent")
+    match = _TRACEPARENT.fullmatch(parent.strip()) if parent is not None else None
     if match and match.group(1) != _ZERO_TRACE and match.group(2) != _ZERO_SPAN:
         trace_id, flags = match.group(1), match.group(3)
     else:
-        trace_id, flags = _hex(128), "01"
-    return Trace(request_id_header, request_id, trace_id, _hex(64), flags, started)
+        trace_id, flags = ids[32:64], "01"
+    return Trace(request_id_header, request_id, trace_id, ids[64:], flags, started)
 
 
 def of(request: web.Request) -> Trace | None:
