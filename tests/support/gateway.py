@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 LISTENING = re.compile(r"listening on (https?)://[^:]+:(\d+)")
+GROUP_READY = re.compile(r"microgw supervisor: \d+ workers on")  # a --workers group: every worker serves
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -104,12 +105,17 @@ async def start_gateway(
     ports: dict[str, int] = {}
 
     async def read_until_listening() -> None:
-        while set(expect) - set(ports):
+        # A worker listens before its settings are in place (answering 503 starting): with a
+        # supervisor, wait until it says the whole group serves, not only the first worker.
+        supervised = group_ready = False
+        while set(expect) - set(ports) or (supervised and not group_ready):
             raw = await proc.stderr.readline()
             if not raw:
                 raise AssertionError("microgw exited before listening:\n" + "\n".join(lines))
             line = raw.decode(errors="replace").rstrip()
             lines.append(line)
+            supervised = supervised or "[supervisor]" in line
+            group_ready = group_ready or bool(GROUP_READY.search(line))
             match = LISTENING.search(line)
             if match:
                 ports[match.group(1)] = int(match.group(2))
