@@ -58,6 +58,12 @@ def _connection_listed(values) -> set[str]:
     return listed
 
 
+@functools.lru_cache(maxsize=256)
+def _listed(values: tuple[str, ...]) -> frozenset[str]:
+    """:func:`_connection_listed`, remembered: nearly every peer sends the same ``keep-alive``."""
+    return frozenset(_connection_listed(values))
+
+
 def _answer_headers(upstream: UpstreamResponse) -> list[tuple[str, str]]:
     """The native answer's headers minus hop-by-hop ones and those its ``Connection`` names: one
     pass, handed to the response's constructor whole (one C-level copy, not one add per header)."""
@@ -69,8 +75,7 @@ def _answer_headers(upstream: UpstreamResponse) -> list[tuple[str, str]]:
             kept.append((name, value))
         elif lowered == "connection":
             connection = [*connection, value] if connection else [value]
-    if connection:
-        listed = _connection_listed(connection)
+    if connection and not (listed := _listed(tuple(connection))) <= _RESPONSE_SKIP:
         kept = [(name, value) for name, value in kept if name.lower() not in listed]
     return kept
 
@@ -95,8 +100,8 @@ def upstream_headers(ctx: RequestContext, replaced: frozenset[str] = frozenset()
         skip = skip | ctx.remove_headers
     if replaced:
         skip = skip | replaced
-    if "connection" in incoming:
-        skip = skip | _connection_listed(incoming.getall("Connection"))
+    if "connection" in incoming and not (listed := _listed(tuple(incoming.getall("Connection")))) <= skip:
+        skip = skip | listed
     out = [(name, value) for name, value in incoming.items() if name.lower() not in skip and "_" not in name]
     client_ip = ctx.client_ip
     prior = incoming.get("X-Forwarded-For")
