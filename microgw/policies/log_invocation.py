@@ -28,6 +28,7 @@ import logging.handlers
 import queue
 import re
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -184,17 +185,39 @@ class Redactor:
 
 # --- writers -----------------------------------------------------------------------------------
 
-_WRITERS: dict[str, logging.Logger] = {}
+class Lines:
+    """Whole lines handed to a thread that writes them: the event loop only puts a string on a queue
+    (no log record, no formatting, no lock, no disk on the loop)."""
+
+    def __init__(self, handler: logging.Handler) -> None:
+        self.handler = handler
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="microgw-invocations", daemon=True)
+        self.thread.start()
+        atexit.register(self.close)
+
+    def info(self, _format: str, line: str) -> None:  # the logging.Logger call the stage makes
+        self.queue.put(line)
+
+    def _run(self) -> None:
+        while (line := self.queue.get()) is not None:
+            self.handler.emit(logging.makeLogRecord({"msg": line, "levelno": logging.INFO, "levelname": "INFO"}))
+
+    def close(self) -> None:
+        """Write what is queued (at exit): the last records of a stopping gateway are not lost."""
+        self.queue.put(None)
+        self.thread.join(timeout=5)
+        self.handler.close()
 
 
-def _writer(target: str) -> logging.Logger:
-    """A logger whose records are whole JSON lines, written by a thread: ``stdout`` or a file path."""
+_WRITERS: dict[str, Lines] = {}
+
+
+def _writer(target: str) -> Lines:
+    """The writer of ``stdout`` or of a file path (one per process, shared by every API)."""
     found = _WRITERS.get(target)
     if found is not None:
         return found
-    logger = logging.getLogger(f"microgw.invocations.{len(_WRITERS)}")
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
     if target == "stdout":
         handler: logging.Handler = logging.StreamHandler(sys.stdout)
     else:
@@ -202,19 +225,14 @@ def _writer(target: str) -> logging.Logger:
         # append mode (O_APPEND, one write a line); reopened when logrotate moved the file away
         handler = logging.handlers.WatchedFileHandler(target, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(message)s"))
-    lines: queue.SimpleQueue = queue.SimpleQueue()
-    listener = logging.handlers.QueueListener(lines, handler)
-    listener.start()
-    atexit.register(listener.stop)
-    logger.addHandler(logging.handlers.QueueHandler(lines))
-    _WRITERS[target] = logger
-    return logger
+    found = _WRITERS[target] = Lines(handler)
+    return found
 
 
 class LogInvocation:
     __slots__ = ("api", "config", "redactor", "cap", "outputs", "max_body")
 
-    def __init__(self, api: ApiConfig, config: LogConfig, redactor: Redactor, cap: int, outputs: tuple[logging.Logger, ...], max_body: int) -> None:
+    def __init__(self, api: ApiConfig, config: LogConfig, redactor: Redactor, cap: int, outputs: tuple[Any, ...], max_body: int) -> None:
         self.max_body = max_body
         self.api = api
         self.config = config
