@@ -1,5 +1,5 @@
 """Built-in HTTP endpoints: admin (status, assets, settings, metrics, probes), token issuing, JWKS,
-and the parent API served to child gateways. They see the gateway only as a :class:`GatewayHost`."""
+RFC 7662 introspection of the gateway's own tokens, and the parent API served to child gateways. They see the gateway only as a :class:`GatewayHost`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,6 @@ def builtin_routes(gateway: "GatewayHost") -> "list[web.RouteDef]":
     The server registers them before ``/gateway/{tail}``, so ``/gateway/security/getJsonWebToken``
     is ours whatever APIs are configured.
     """
-    from microgw.endpoints import admin, parent, tokens
+    from microgw.endpoints import admin, introspect, parent, tokens
 
-    return [*admin.routes(gateway), *tokens.routes(gateway), *parent.routes(gateway)]
+    return [*admin.routes(gateway), *tokens.routes(gateway), *introspect.routes(gateway), *parent.routes(gateway)]

@@ -217,7 +217,7 @@ def rename_parent_local(document: dict[str, Any]) -> str | None:
     ``local`` is the issuing gateway itself. Taken over as it is, it would replace the child's own
     ``local`` server (or lend the child the parent's issuer name), so the child's tokens would stop
     validating. The references the download makes to it move along: ``jwt.auth_servers`` of its
-    APIs (and of their scopes) and the ``authServerAlias`` of its applications' strategies (absent means ``local``).
+    APIs (and of their scopes), the same of ``oauth2``, and the ``authServerAlias`` of its applications' strategies (absent means ``local``).
     Returns the new id, or None when the parent offered no ``local`` server.
     """
     servers = (document.get("security_settings") or {}).get("auth_servers") or []
@@ -236,9 +236,10 @@ def rename_parent_local(document: dict[str, Any]) -> str | None:
     def rename_in(policies: Any) -> None:
         if not isinstance(policies, dict):
             return
-        jwt = policies.get("jwt")
-        if isinstance(jwt, dict) and isinstance(jwt.get("auth_servers"), list):
-            jwt["auth_servers"] = [new_id if s == LOCAL_SERVER_ID else s for s in jwt["auth_servers"]]
+        for name in ("jwt", "oauth2"):  # both name auth servers the same way
+            token = policies.get(name)
+            if isinstance(token, dict) and isinstance(token.get("auth_servers"), list):
+                token["auth_servers"] = [new_id if s == LOCAL_SERVER_ID else s for s in token["auth_servers"]]
         for scope in policies.get("scopes") or ():  # a scope's jwt means the parent's server too
             if isinstance(scope, dict):
                 rename_in(scope.get("policies"))

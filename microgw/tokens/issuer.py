@@ -1,7 +1,8 @@
 """The local token issuer: mints the JWTs of the vendor's two token endpoints.
 
 * :meth:`TokenIssuer.issue_for_user` — ``GET /rest/pub/apigateway/jwt/getJsonWebToken[?app_id=]``.
-* :meth:`TokenIssuer.issue_for_application` — ``POST /gateway/security/getJsonWebToken``.
+* :meth:`TokenIssuer.issue_for_application` — ``POST /gateway/security/getJsonWebToken``; such a
+  token carries ``client_id`` = the application id (RFC 9068), so ``oAuth2Token`` identifies it.
 
 The issuer holds no key: it asks ``keyring_provider()`` for the keyring on every token, so a
 rotation (a swapped :class:`~microgw.keys.signing.KeyringRef`) applies to the next token without
@@ -26,14 +27,16 @@ from microgw.keys.signing import SigningKey, SigningKeyring
 
 # Claims the issuer sets itself; a caller's claims_set may not override them. ``app_id`` is added
 # to the RFC 7519 registered ones because the issuer gives it meaning in user tokens: letting one
-# application mint ``app_id: <another app>`` would invite impersonation.
-RESERVED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "app_id", "microgw_token"})
+# application mint ``app_id: <another app>`` would invite impersonation. For the same reason the
+# OAuth 2 claims are reserved: ``client_id`` (set to the application's id; oAuth2Token identification
+# reads it, as ``azp``), and ``scope``/``scp`` (an application must not grant itself scopes).
+RESERVED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "app_id", "microgw_token", "client_id", "azp", "scope", "scp"})
 
 # The mark of an application token this gateway minted (POST getJsonWebToken): its other claims
 # beside GATEWAY_SET_CLAIMS are the caller's own, which policies must not take as facts about a user.
 MINTED_CLAIM = "microgw_token"
 MINTED_APPLICATION = "application"
-GATEWAY_SET_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", MINTED_CLAIM})
+GATEWAY_SET_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", MINTED_CLAIM})
 
 # Limits on caller-supplied claims: the token travels in a header, and proxies commonly cap all
 # headers together at 8 KiB. 4 KiB of JSON claims gives a token of about 6 KiB with an RSA-3072 key.
@@ -138,6 +141,7 @@ class TokenIssuer:
         if self.audiences:
             claims["aud"] = self.audiences[0] if len(self.audiences) == 1 else list(self.audiences)
         claims.update(self._time_claims(now))
+        claims["client_id"] = app_id  # RFC 9068 §2.2: the client the token was issued to
         claims.update(custom)
         claims[MINTED_CLAIM] = MINTED_APPLICATION  # after the custom ones, which may not name it anyway
         return key.signer.sign(claims), self.expiry_seconds

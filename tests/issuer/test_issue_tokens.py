@@ -118,10 +118,10 @@ def test_application_token_without_custom_claims_or_audience(ring):
     token, _ = make(ring, audience=None).issue_for_application("app", None, now=NOW)
     claims = payload(token)
     claims.pop("jti")
-    assert claims == {"iss": ISS, "sub": "app", "iat": NOW, "nbf": NOW, "exp": NOW + 600, "microgw_token": "application"}
+    assert claims == {"iss": ISS, "sub": "app", "iat": NOW, "nbf": NOW, "exp": NOW + 600, "microgw_token": "application", "client_id": "app"}
 
 
-@pytest.mark.parametrize("claim", ["iss", "sub", "exp", "nbf", "iat", "jti", "aud", "app_id", "microgw_token"])
+@pytest.mark.parametrize("claim", ["iss", "sub", "exp", "nbf", "iat", "jti", "aud", "app_id", "microgw_token", "client_id", "azp", "scope", "scp"])
 def test_registered_claims_cannot_be_overridden(ring, claim):
     with pytest.raises(GatewayError) as err:
         make(ring).issue_for_application("app", {"name": "x", claim: "evil"})
@@ -163,7 +163,7 @@ def test_default_size_limits(ring):
     with pytest.raises(GatewayError):
         issuer.issue_for_application("app", {"blob": "x" * 5000})
     token, _ = issuer.issue_for_application("app", {f"c{i}": "v" * 40 for i in range(64)})
-    assert len(payload(token)) == 64 + 8  # iss sub aud iat nbf exp jti microgw_token
+    assert len(payload(token)) == 64 + 9  # iss sub aud iat nbf exp jti microgw_token client_id
 
 
 def test_deeply_nested_claims_refused_cleanly(ring):

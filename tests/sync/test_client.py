@@ -72,10 +72,14 @@ def test_jwt_auth_servers_of_downloaded_apis_follow_the_rename():
 
     document = {
         "security_settings": {"auth_servers": [{"id": "local"}, {"id": "parent-local"}]},
-        "apis": [{"name": "a", "version": "1", "mock": {}, "policies": {"jwt": {"auth_servers": ["local", "parent-local", "other"]}}}],
+        "apis": [
+            {"name": "a", "version": "1", "mock": {}, "policies": {"jwt": {"auth_servers": ["local", "parent-local", "other"]}}},
+            {"name": "b", "version": "1", "mock": {}, "policies": {"oauth2": {"auth_servers": ["local", "kc"]}}},
+        ],
     }
     assert rename_parent_local(document) == "parent-local-2"  # the parent is itself a child
     assert document["apis"][0]["policies"]["jwt"]["auth_servers"] == ["parent-local-2", "parent-local", "other"]
+    assert document["apis"][1]["policies"]["oauth2"]["auth_servers"] == ["parent-local-2", "kc"]
 
 
 async def test_servers_a_child_cannot_use_are_left_out(parent):
