@@ -14,15 +14,16 @@ Mapping (vendor template (stage): parameter templateKeys -> our YAML):
     - ``IdentificationRule`` {``applicationLookup``, ``identificationType``} -> ``identify.rules``
       (names plus ``lookup`` when all rules share one, else ``{type, lookup}`` items)
     - ``triggerPolicyViolationOnMissingAuthorizationHeader`` ignored (A4)
-    - with a jwtClaims rule, also ``jwt: {required: R}`` (A7)
+    - with a jwtClaims rule, also ``jwt: {required: R}`` (A7); ``oauth2`` instead when an
+      ``oAuth2Token`` rule is there too (A8)
 * ``outboundTransportAuthentication`` (routing): one ``transportSecurity`` group of
     - ``authType`` JWT + ``authMode`` INCOMING_JWT -> ``outbound.auth: INCOMING_JWT``
     - ``authType`` HTTP_BASIC + ``authMode`` NEW + ``httpAuthCredentials`` {``userName``, ``password``}
       -> ``outbound.auth: HTTP_BASIC`` + ``outbound.basic {user, password}`` (A5)
     - ``authType`` REMOVE_INCOMING_HTTP_HEADERS -> ``outbound.remove_headers: [Authorization]`` (A6)
 
-identificationType ``jwtClaims``, ``apiKey``, ``httpBasicAuth``, ``ipAddressRange`` and
-``hostNameAddress`` are supported; applicationLookup ``strict``, ``open``, ``relax``. Anything else
+identificationType ``jwtClaims``, ``oAuth2Token``, ``apiKey``, ``httpBasicAuth``, ``ipAddressRange``
+and ``hostNameAddress`` are supported; applicationLookup ``strict``, ``open``, ``relax``. Anything else
 (another template, identification type, authType/authMode, a protocol other than http/https) is
 *unsupported*: an error naming the API, the policy, the action and the template, or, when the caller
 asked to skip, that part is dropped with a warning (a dropped identification rule makes the API
@@ -50,6 +51,11 @@ Assumptions where the vendor's documents are silent:
   ``jwt: {required: R}``: R is true when a token is the only way in (no anonymous access, no relax
   lookup, and either AND or jwtClaims as the only rule); otherwise false (validated when present),
   so another rule can still identify the caller.
+* A8 ``oAuth2Token`` identifies the application by the OAuth 2 token's ``client_id``; the identify
+  policy validates (JWT) or introspects (opaque, RFC 7662) the token itself, so the rule alone
+  needs no other policy. With jwtClaims beside it, A7's token policy is ``oauth2`` (it validates
+  JWTs as ``jwt`` does and introspects the others). The vendor's OAuth scope mapping is global
+  configuration, not part of an API's archive: required scopes are set with ``oauth2.scopes``.
 * Each template may appear once per API (the vendor allows one per API); twice is an error.
 * Parameters a supported template has but microgw does not model (e.g. ``sslConfig``) are ignored
   with a warning naming them.
@@ -82,7 +88,7 @@ ACTION_NAMES = {
     ROUTING: "Straight Through Routing",
     OUTBOUND: "Outbound Authentication - Transport",
 }
-IDENTIFICATION_TYPES = ("jwtClaims", "apiKey", "httpBasicAuth", "ipAddressRange", "hostNameAddress")
+IDENTIFICATION_TYPES = ("jwtClaims", "oAuth2Token", "apiKey", "httpBasicAuth", "ipAddressRange", "hostNameAddress")
 LOOKUPS = ("strict", "open", "relax")
 PROTOCOLS = ("http", "https")
 AUTHORIZATION = "Authorization"
@@ -215,7 +221,8 @@ class Importer:
             return
         only_way = identify["connector"] == "AND" or all(kind == "jwtClaims" for kind, _ in rules)
         required = only_way and not identify["allow_anonymous"] and all(lookup != "relax" for _, lookup in rules)
-        self.policies["jwt"] = {"required": required}
+        token_policy = "oauth2" if any(kind == "oAuth2Token" for kind, _ in rules) else "jwt"  # A8
+        self.policies[token_policy] = {"required": required}
 
 
 def _routing(imp: Importer, action: Action) -> None:

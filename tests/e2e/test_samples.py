@@ -108,3 +108,32 @@ async def test_traffic_yml_limits_caches_balances_and_logs(gateway, client, upst
         ("/list", 200, "MISS"), ("/list", 200, "HIT"), ("/a", 200, "BYPASS"), ("/b", 200, "MISS"), ("/c", 200, "MISS")]
     assert records[2]["request_headers"]["Authorization"] == "[redacted]"
     assert "c2VjcmV0OnNlY3JldA" not in records_file.read_text()
+
+
+async def test_oauth2_yml_introspects_at_its_authorization_server(gateway, client, introspection_server, tmp_path):
+    """The sample as written, its Keycloak address pointed at a loopback RFC 7662 server."""
+    import time
+
+    introspection_server.client_id, introspection_server.client_secret = "microgw", "microgw-secret"  # the sample's
+    exp = int(time.time()) + 300
+    introspection_server.tokens.update({
+        "reader": {"active": True, "exp": exp, "client_id": "orders-web", "sub": "alice", "scope": "orders.read"},
+        "writer": {"active": True, "exp": exp, "client_id": "orders-web", "sub": "bob", "scope": "orders.read orders.write"},
+    })
+    sample = (SAMPLES / "oauth2.yml").read_text()
+    assert "http://localhost:8080/realms/shop/" in sample
+    config = tmp_path / "oauth2.yml"
+    config.write_text(sample.replace("http://localhost:8080", f"http://127.0.0.1:{introspection_server.port}"))
+    gw = await gateway(config)
+    orders = f"{gw.http}/gateway/orders/1.0/orders"
+    async with client.get(orders, headers={"Authorization": "Bearer reader"}) as resp:
+        assert resp.status == 200, await resp.text()
+        headers = (await resp.json())["headers"]
+        assert headers["x-application-id"] == "orders-web" and headers["x-user"] == "alice"
+    async with client.post(orders, headers={"Authorization": "Bearer reader"}) as resp:
+        assert resp.status == 403
+        assert resp.headers["WWW-Authenticate"].endswith('scope="orders.write"')
+    async with client.post(orders, headers={"Authorization": "Bearer writer"}) as resp:
+        assert resp.status == 200
+    async with client.get(orders, headers={"Authorization": "Bearer unknown"}) as resp:
+        assert resp.status == 401

@@ -56,4 +56,5 @@ class IntrospectionServer(LoopbackServer):
     def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/introspect", self._handle)
+        app.router.add_post("/realms/shop/protocol/openid-connect/token/introspect", self._handle)  # Keycloak's path (samples/oauth2.yml)
         return app

@@ -203,12 +203,12 @@ def test_all_problems_are_reported_at_once():
 
 
 def test_unsupported_identification_type():
-    rules = [("apiKey", "strict"), ("oAuth2Token", "strict")]
+    rules = [("apiKey", "strict"), ("httpsCertificate", "strict")]  # oAuth2Token is supported since issue 13
     message = problems_of(vendor_archive((api_doc(), [routing(), identify(*rules)])))
-    assert "oAuth2Token" in message and "evaluatePolicy" in message
+    assert "httpsCertificate" in message and "evaluatePolicy" in message
     api, warnings = load_one(routing(), identify(*rules), skip_unsupported=True)
     assert api["policies"]["identify"]["rules"] == ["apiKey"]
-    assert any("oAuth2Token" in w for w in warnings)
+    assert any("httpsCertificate" in w for w in warnings)
 
 
 def test_dropping_every_rule_does_not_load_the_api():
@@ -498,3 +498,13 @@ def test_imported_apis_pass_the_loader(tmp_path):
         ("Petstore", "http://127.0.0.1:8080/v2/${sys:resource_path}"),
         ("Basic", ROUTING_URI),
     ]
+
+
+def test_oauth2_token_identification_imports_with_its_token_policy():
+    """oAuth2Token alone needs no other policy (identify validates or introspects the token); with
+    jwtClaims beside it the token policy is oauth2, which also takes opaque tokens (A8)."""
+    api, _ = load_one(identify(("oAuth2Token", "strict")), routing())
+    assert api["policies"] == {"identify": {"connector": "OR", "allow_anonymous": False, "rules": ["oAuth2Token"], "lookup": "strict"}}
+    api, _ = load_one(identify(("OAUTH2TOKEN", "open"), ("jwtClaims", "open"), connector="AND"), routing())
+    assert api["policies"]["identify"]["rules"] == ["oAuth2Token", "jwtClaims"]
+    assert api["policies"]["oauth2"] == {"required": True} and "jwt" not in api["policies"]
