@@ -302,11 +302,13 @@ def overlay(base: dict, top: dict, source: str, notes: list[str]) -> dict:
 
 
 def _rename_auth_servers(document: dict, renamed: dict[str, str]) -> None:
-    """Point ``jwt.auth_servers`` of APIs and ``authServerAlias`` of strategies at the new ids."""
+    """Point ``jwt.auth_servers`` and ``oauth2.auth_servers`` of APIs and ``authServerAlias`` of
+    strategies at the new ids."""
     for api in document.get("apis") or []:
-        jwt = ((api.get("policies") if isinstance(api, dict) else None) or {}).get("jwt")
-        if isinstance(jwt, dict) and isinstance(jwt.get("auth_servers"), list):
-            jwt["auth_servers"] = [renamed.get(s, s) if isinstance(s, str) else s for s in jwt["auth_servers"]]
+        for name in ("jwt", "oauth2"):
+            token = ((api.get("policies") if isinstance(api, dict) else None) or {}).get(name)
+            if isinstance(token, dict) and isinstance(token.get("auth_servers"), list):
+                token["auth_servers"] = [renamed.get(s, s) if isinstance(s, str) else s for s in token["auth_servers"]]
     for app in document.get("applications") or []:
         for strategy in (app.get("strategies") if isinstance(app, dict) else None) or []:
             for key in ("authServerAlias", "auth_server"):
