@@ -209,3 +209,20 @@ apis: [{name: a, version: '1', mock: {}, policies: {oauth2: {auth_servers: [remo
     assert (introspection.endpoint, introspection.client_id, introspection.client_secret) == ("http://127.0.0.1:7777/introspect", "c", "s")
     assert (introspection.tuning.timeout, introspection.tuning.tokens, introspection.tuning.cache_ttl) == (0.5, "all", 300.0)
     assert "clientSecret" not in repr(introspection) and "client_secret" not in repr(introspection)
+
+
+def test_a_server_replaced_by_one_of_the_same_issuer_is_renamed_in_oauth2(tmp_path):
+    """An archive's (or a parent's) auth server of the same issuer replaces a configured one; the
+    oauth2 policies that named the old id follow, as jwt's do."""
+    from microgw.config.sources import overlay
+
+    base = {
+        "security_settings": {"auth_servers": [{"id": "mine", "localIntrospectionConfig": {"issuer": "https://kc"}}]},
+        "apis": [{"name": "a", "version": "1", "policies": {"oauth2": {"auth_servers": ["mine"]}, "jwt": {"auth_servers": ["mine"]}}}],
+    }
+    top = {"security_settings": {"auth_servers": [{"id": "theirs", "localIntrospectionConfig": {"issuer": "https://kc"}}]}}
+    notes: list = []
+    merged = overlay(base, top, "download", notes)
+    policies = merged["apis"][0]["policies"]
+    assert policies["oauth2"]["auth_servers"] == ["theirs"] and policies["jwt"]["auth_servers"] == ["theirs"]
+    assert any("references to mine now name theirs" in n for n in notes)

@@ -232,3 +232,23 @@ def test_introspection_settings_are_checked(tmp_path, remote, expected):
     with pytest.raises(ConfigError) as exc:
         load_settings([path], environ={})
     assert any(expected in p for p in problems(exc)), problems(exc)
+
+
+async def test_the_breaker_closes_again_once_the_server_answers(gateway, upstream, client, introspection_server):
+    """After open_seconds one request tries again; its success lets every request through again."""
+    introspection_server.tokens["t"] = active()
+    introspection_server.status = 500
+    tuning = {"failure_threshold": 1, "open_seconds": 0.5}
+    gw = await gateway(config([introspecting(introspection_server, **tuning)], [api(upstream)]))
+    async with client.get(f"{gw.http}/gateway/orders/1/", headers=bearer("t")) as resp:
+        assert resp.status == 503
+    await gw.wait_for_log("the server answered HTTP 500; circuit breaker open")
+    introspection_server.status = 200
+    deadline = time.monotonic() + 10
+    while True:  # 503 from the open breaker until its half second is over, then the trial request passes
+        async with client.get(f"{gw.http}/gateway/orders/1/", headers=bearer("t")) as resp:
+            if resp.status == 200:
+                break
+            assert resp.status == 503 and time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    assert introspection_server.hits == 2  # the failure and the trial; the breaker asked nobody in between
