@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import ssl as _ssl
-import time
 from functools import lru_cache
 from typing import AsyncIterator, Iterable
 

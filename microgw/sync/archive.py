@@ -78,6 +78,7 @@ from microgw.config.ids import _NAMESPACE, api_id, version_text
 from microgw.config.errors import format_path
 from microgw.config.urls import repoint
 from microgw.policies.registry import CATALOG
+from microgw.policies.vendor import params as vendor_params
 from microgw.sync import policies_map as pm
 from microgw.sync import scopes_map
 from microgw.sync.archive_zip import MAX_BYTES, ArchiveError, SafeZip, json_bytes, write_zip
@@ -589,7 +590,7 @@ class _Reader:
                         continue
                     template = str(action.get("templateKey") or "")
                     name = _display(action.get("names")) or template or action_id
-                    actions.append(pm.Action(action_id, template, name, pm.params(action.get("parameters")), policy_name, stage_key))
+                    actions.append(pm.Action(action_id, template, name, vendor_params(action.get("parameters")), policy_name, stage_key))
         return actions
 
     def _carried_policies(self, document: dict, importer: pm.Importer) -> dict[str, Any]:

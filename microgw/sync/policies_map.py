@@ -72,7 +72,7 @@ from typing import Any, Mapping
 
 from microgw.policies import vendor as vendor_actions
 from microgw.policies.registry import VENDOR_TEMPLATES
-from microgw.policies.vendor import first, groups, params, values  # noqa: F401  (params: archive.py reads it here)
+from microgw.policies.vendor import first, groups, values
 
 ROUTING = "straightThroughRouting"
 PROTOCOL = "entryProtocolPolicy"

@@ -3,21 +3,12 @@ every encoding, method-override headers, a forged X-Forwarded-Host, token look-a
 
 from __future__ import annotations
 
-import asyncio
 import base64
 
 from yarl import URL
 
 from support import basic_auth
-
-
-async def _raw(port: int, data: bytes) -> bytes:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(data)
-    await writer.drain()
-    answer = await asyncio.wait_for(reader.read(65536), 10)
-    writer.close()
-    return answer
+from support.raw import raw_request
 
 
 async def test_dot_segments_in_any_encoding_are_refused(gateway, upstream, client):
@@ -48,10 +39,10 @@ async def test_x_forwarded_host_is_never_passed_unchecked(gateway, upstream):
     gw = await gateway({"apis": [{"name": "h", "version": "1.0", "endpoint": f"{upstream.url}/echo"}]})
     port = gw.ports["http"]
     for host in (b"evil.example, api.example", b"api.example/../admin", b"api.example@evil"):
-        answer = await _raw(port, b"GET /gateway/h/1.0/ HTTP/1.1\r\nHost: " + host + b"\r\nX-Forwarded-Host: forged\r\nConnection: close\r\n\r\n")
+        answer = await raw_request(port, b"GET /gateway/h/1.0/ HTTP/1.1\r\nHost: " + host + b"\r\nX-Forwarded-Host: forged\r\nConnection: close\r\n\r\n")
         assert answer.startswith(b"HTTP/1.1 200"), answer[:80]
         assert b"x-forwarded-host" not in answer.lower()
-    answer = await _raw(port, b"GET /gateway/h/1.0/ HTTP/1.1\r\nHost: api.example:8443\r\nConnection: close\r\n\r\n")
+    answer = await raw_request(port, b"GET /gateway/h/1.0/ HTTP/1.1\r\nHost: api.example:8443\r\nConnection: close\r\n\r\n")
     assert b'"x-forwarded-host":"api.example:8443"' in answer.replace(b" ", b"")
 
 

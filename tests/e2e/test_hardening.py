@@ -8,19 +8,11 @@ import time
 from yarl import URL
 
 from support.gateway import write_config
+from support.raw import raw_request
 
 
 def api(name: str, endpoint: str, **extra) -> dict:
     return {"name": name, "version": "1.0", "endpoint": endpoint, **extra}
-
-
-async def raw_request(port: int, data: bytes) -> bytes:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(data)
-    await writer.drain()
-    answer = await asyncio.wait_for(reader.read(65536), 10)
-    writer.close()
-    return answer
 
 
 async def test_encoded_traversal_is_refused(gateway, upstream, client):

@@ -7,7 +7,6 @@ import json
 import re
 import socket
 
-from support.gateway import REPO
 
 TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 

@@ -21,7 +21,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, paddin
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from jwcrypto import jwk as jwc_jwk
 
-from support.idp import JwksServer  # noqa: F401  (the shared JWKS server, importable from the kit)
 
 ISSUER = "https://idp.example.test/realms/demo"
 HMAC_SECRET = b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"  # 64 bytes: fits HS512

@@ -10,7 +10,8 @@ import time
 
 import pytest
 import trustme
-from jwtkit import JwksServer, ec_key, eventually, jwk_of, jwks, rsa_key
+from support.idp import JwksServer
+from jwtkit import ec_key, eventually, jwk_of, jwks, rsa_key
 
 from microgw.keys.remote import RemoteJwksSource
 
