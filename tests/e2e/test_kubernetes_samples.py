@@ -1,7 +1,8 @@
 """samples/kubernetes/ checked structurally: the manifests parse, the configuration in each ConfigMap
 loads with microgw's own loader under the environment its Deployment gives it (Secrets included),
 the probes and the Prometheus annotations name endpoints the gateway serves on the port it listens
-on, mounts match the paths the environment names, and sidecars reach the parent by its Service."""
+on, mounts match the paths the environment names, and sidecars reach the parent by its Service;
+parent.yaml and sidecar.yaml also run as real processes, the sidecar downloading from the parent."""
 
 from __future__ import annotations
 
@@ -45,14 +46,19 @@ def environment(container: dict, docs: dict) -> dict[str, str]:
     return env
 
 
+def config_map_file(path: Path, mounts: dict, volumes: dict, docs: dict) -> str:
+    """The text of the file at ``path`` in the container: the ConfigMap mounted at its folder."""
+    volume = volumes[mounts[str(path.parent)]]
+    return docs[("ConfigMap", volume["configMap"]["name"])]["data"][path.name]
+
+
 def load_container_config(container: dict, pod: dict, docs: dict, tmp_path: Path):
     """The settings this container would start with: its ConfigMap file, its environment."""
     env = environment(container, docs)
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
     config_path = Path(env["MICROGW_CONFIG"])
-    volume = volumes[mounts[str(config_path.parent)]]
-    text = docs[("ConfigMap", volume["configMap"]["name"])]["data"][config_path.name]
+    text = config_map_file(config_path, mounts, volumes, docs)
     file = tmp_path / container["name"] / config_path.name
     file.parent.mkdir(parents=True, exist_ok=True)
     file.write_text(text)
@@ -124,3 +130,34 @@ def test_every_sample_has_its_own_state_dir():
     files = [REPO / "samples" / f for f in ("quickstart.yml", "proxy.yml", "claim-sets.yml", "mediation.yml", "fleet/parent.yml", "fleet/sidecar.yml")]
     dirs = [Assembly([f], environ={"mcgw_aliases_petstore_value": "http://127.0.0.1:1"}).load().settings.state_dir for f in files]
     assert len(set(dirs)) == len(files), dirs
+
+
+def container_config_text(docs: dict, deployment: str) -> tuple[str, dict[str, str]]:
+    """The config file and the environment the Deployment's microgw container starts with."""
+    container, pod = microgw_container(docs[("Deployment", deployment)])
+    env = environment(container, docs)
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    text = config_map_file(Path(env.pop("MICROGW_CONFIG")), mounts, {v["name"]: v for v in pod["volumes"]}, docs)
+    env.pop("mcgw_state_dir")  # the volume: each test process gets its own state directory
+    return text, env
+
+
+async def test_parent_yaml_and_sidecar_yaml_run_as_a_fleet(gateway, client):
+    """Both manifests' gateways as real processes: the sidecar (sidecar.yaml) downloads the parent's
+    (parent.yaml) APIs with the Secret's credentials and serves them under the parent's rules."""
+    docs = {}
+    for name in ("parent.yaml", "sidecar.yaml"):
+        docs.update({(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all((K8S / name).read_text())})
+    parent_text, parent_env = container_config_text(docs, "microgw-parent")
+    parent = await gateway(parent_text, env=parent_env)
+    sidecar_text, sidecar_env = container_config_text(docs, "orders")
+    service = "http://microgw-parent:4485"  # the parent's Service: here, the parent process on loopback
+    assert service in sidecar_text
+    sidecar = await gateway(sidecar_text.replace(service, parent.http), env=sidecar_env)
+    await sidecar.wait_for_log(r"downloaded the settings of the parent")
+    async with client.get(f"{sidecar.http}/rest/microgateway/assets") as resp:
+        assert {(a["name"], a["version"]) for a in (await resp.json())["apis"]} == {("hello", "1.0"), ("orders", "1.0")}
+    async with client.get(f"{sidecar.http}/gateway/hello/1.0/") as resp:
+        assert resp.status == 401 and "Bearer" in resp.headers["WWW-Authenticate"]  # the parent's jwt policy
+    async with client.get(f"{sidecar.http}/gateway/orders/1.0/", headers={"x-Gateway-APIKey": "wrong"}) as resp:
+        assert resp.status in (401, 403)  # the parent's applications decide
