@@ -77,7 +77,8 @@ async def _authenticate_caller(services: "Services", request: web.Request) -> No
             raise invalid_credentials("Malformed Basic credentials") from None
         if credentials is not None:
             user, password = credentials
-            if await services.users.verify(user, password) or await services.admin_users.verify(user, password):
+            client = request.remote or ""  # fairness and backoff per caller, as on every other password check
+            if await services.users.verify(user, password, client=client) or await services.admin_users.verify(user, password, client=client):
                 return
             raise invalid_credentials("Invalid user name or password")
     if key is not None:
