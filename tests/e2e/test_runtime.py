@@ -6,12 +6,10 @@ import base64
 import ssl
 
 import aiohttp
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography import x509
 
 from support import basic_auth
 from support.gateway import REPO, run_microgw, write_config
+from support.stores import write_pkcs12
 
 MOCK_API = {"name": "hello", "version": "1.0", "mock": {"json": {"hi": True}}}
 
@@ -111,12 +109,7 @@ async def test_https_with_pem_keystore(gateway, client, ca, tmp_path, upstream):
 
 async def test_https_with_pkcs12_keystore_and_https_only_api(gateway, client, ca, tmp_path):
     cert = ca.issue_cert("127.0.0.1")
-    key = serialization.load_pem_private_key(cert.private_key_pem.bytes(), None)
-    leaf = x509.load_pem_x509_certificate(cert.cert_chain_pems[0].bytes())
-    p12 = pkcs12.serialize_key_and_certificates(
-        b"gateway", key, leaf, None, serialization.BestAvailableEncryption(b"changeit")
-    )
-    (tmp_path / "server.p12").write_bytes(p12)
+    write_pkcs12(cert, tmp_path / "server.p12", b"changeit", name=b"gateway")
     gw = await gateway(
         {
             "key_store": {"type": "PKCS12", "location": "server.p12", "password": "changeit"},
@@ -134,11 +127,7 @@ async def test_https_with_pkcs12_keystore_and_https_only_api(gateway, client, ca
 
 async def test_wrong_keystore_password_is_a_config_error(tmp_path, ca):
     cert = ca.issue_cert("127.0.0.1")
-    key = serialization.load_pem_private_key(cert.private_key_pem.bytes(), None)
-    leaf = x509.load_pem_x509_certificate(cert.cert_chain_pems[0].bytes())
-    (tmp_path / "server.p12").write_bytes(
-        pkcs12.serialize_key_and_certificates(b"gw", key, leaf, None, serialization.BestAvailableEncryption(b"right"))
-    )
+    write_pkcs12(cert, tmp_path / "server.p12", b"right")
     secret = "Zq9-never-shown"
     path = write_config(
         tmp_path,

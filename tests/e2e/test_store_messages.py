@@ -3,22 +3,15 @@ under `check` and `start`, whether HTTPS is on or not."""
 
 from __future__ import annotations
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.serialization import pkcs12
-
 from support.gateway import run_microgw, write_config
+from support.stores import write_pkcs12
 
 MOCK_API = {"name": "hello", "version": "1.0", "mock": {"json": {"hi": True}}}
 
 
 async def test_a_wrong_pkcs12_password_is_refused_by_check_and_start_with_https_off(tmp_path, ca):
     cert = ca.issue_cert("127.0.0.1")
-    key = serialization.load_pem_private_key(cert.private_key_pem.bytes(), None)
-    leaf = x509.load_pem_x509_certificate(cert.cert_chain_pems[0].bytes())
-    (tmp_path / "server.p12").write_bytes(
-        pkcs12.serialize_key_and_certificates(b"gw", key, leaf, None, serialization.BestAvailableEncryption(b"right"))
-    )
+    write_pkcs12(cert, tmp_path / "server.p12", b"right")
     secret = "Zq9-not-the-password"
     path = write_config(
         tmp_path,
