@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 import socket
@@ -115,3 +116,30 @@ def wrk(url: str, seconds: int = 10, connections: int = 32, headers: dict | None
 def show(label: str, result: dict) -> None:
     print(f"{label:<38} {result['rps']:>9.0f} req/s  p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:6.2f} ms"
           f"  non-2xx {result['non2xx']} {result['socket_errors']}")
+
+
+ADMIN_AUTH = "Basic " + base64.b64encode(b"Administrator:manage").decode()  # the benches' admin (password 'manage')
+
+
+def many_applications(apis: int, apps: int) -> dict:
+    """Settings with ``apis`` mocked APIs (API key, strict lookup) and ``apps`` applications spread
+    over them, plus the admin user the benches reload with: the load of the scale benches."""
+    return {
+        "admin": {"user": "Administrator", "password": "{encoded}bWFuYWdl"},
+        "apis": [
+            {"name": f"api{i}", "version": "1.0", "mock": {"json": {"n": i}}, "policies": {"identify": {"rules": ["apiKey"], "lookup": "strict"}}}
+            for i in range(apis)
+        ],
+        "applications": [
+            {"id": f"app-{i:05d}", "name": f"Application {i}", "api_keys": [f"key-{i:05d}-0123456789abcdef"], "apis": [f"api{i % apis}/1.0"]}
+            for i in range(apps)
+        ],
+    }
+
+
+def admin_reload(port: int, timeout: float = 300) -> float:
+    """POST the admin reload; the seconds it took."""
+    started = time.monotonic()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/rest/microgateway/reload", method="POST", headers={"Authorization": ADMIN_AUTH})
+    urllib.request.urlopen(request, timeout=timeout).read()
+    return time.monotonic() - started

@@ -20,21 +20,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import os
 import random
 import statistics
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import REPO, free_port, wait_started  # noqa: E402
+from bench.common import REPO, admin_reload, free_port, many_applications, wait_started  # noqa: E402
 from microgw.sync.client import ParentClient, ParentSettings  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -44,16 +42,8 @@ def parent_config(port: int, apis: int, apps: int) -> dict:
     return {
         "ports": {"http": port},
         "logging": {"level": "warning", "access_log": False},
-        "admin": {"user": "Administrator", "password": "{encoded}bWFuYWdl"},
         "issuer": {"issuer": "bench-parent", "https_only": False},
-        "apis": [
-            {"name": f"api{i}", "version": "1.0", "mock": {"json": {"n": i}}, "policies": {"identify": {"rules": ["apiKey"], "lookup": "strict"}}}
-            for i in range(apis)
-        ],
-        "applications": [
-            {"id": f"app-{i:05d}", "name": f"Application {i}", "api_keys": [f"key-{i:05d}-0123456789abcdef"], "apis": [f"api{i % apis}/1.0"]}
-            for i in range(apps)
-        ],
+        **many_applications(apis, apps),
     }
 
 
@@ -120,12 +110,6 @@ class Child:
                 await self.download()
 
 
-def reload(port: int) -> None:
-    auth = base64.b64encode(b"Administrator:manage").decode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/rest/microgateway/reload", method="POST", headers={"Authorization": f"Basic {auth}"})
-    urllib.request.urlopen(request, timeout=120).read()
-
-
 async def run(args) -> None:
     port = free_port()
     with tempfile.TemporaryDirectory() as folder:
@@ -167,7 +151,7 @@ async def run(args) -> None:
             config["applications"].append({"id": "app-new", "api_keys": ["key-new-0123456789abcdef"], "apis": ["api0/1.0"]})
             path.write_text(yaml.safe_dump(config))
             changed, wave_cpu, own_cpu = time.monotonic(), cpu_seconds(proc.pid), time.process_time()
-            await asyncio.to_thread(reload, port)
+            await asyncio.to_thread(admin_reload, port, 120)
             reloaded = time.monotonic() - changed
             arrived: dict[int, float] = {}
             while len(arrived) < len(children) and time.monotonic() - changed < args.interval * 5 + 60:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import subprocess
 import sys
 import tempfile
@@ -28,10 +27,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import REPO, free_port, wait_started, wrk  # noqa: E402
-
-AUTH = "Basic " + base64.b64encode(b"Administrator:manage").decode()
-
+from bench.common import ADMIN_AUTH, REPO, admin_reload, free_port, many_applications, wait_started, wrk  # noqa: E402
 
 def config(port: int, apps: int, apis: int, state: str) -> dict:
     return {
@@ -39,15 +35,7 @@ def config(port: int, apps: int, apis: int, state: str) -> dict:
         "state_dir": state,
         "server": {"shutdown_grace": 1},  # a replaced runtime is retired 1 s after a reload (default 10)
         "logging": {"level": "warning", "access_log": False},
-        "admin": {"user": "Administrator", "password": "{encoded}bWFuYWdl"},
-        "apis": [
-            {"name": f"api{i}", "version": "1.0", "mock": {"json": {"n": i}}, "policies": {"identify": {"rules": ["apiKey"], "lookup": "strict"}}}
-            for i in range(apis)
-        ],
-        "applications": [
-            {"id": f"app-{i:05d}", "name": f"Application {i}", "api_keys": [f"key-{i:05d}-0123456789abcdef"], "apis": [f"api{i % apis}/1.0"]}
-            for i in range(apps)
-        ],
+        **many_applications(apis, apps),
     }
 
 
@@ -58,16 +46,9 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def reload(port: int) -> float:
-    started = time.monotonic()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/rest/microgateway/reload", method="POST", headers={"Authorization": AUTH})
-    urllib.request.urlopen(request, timeout=300).read()
-    return time.monotonic() - started
-
-
 def answered(port: int) -> int:
     """Requests answered so far, from the gateway's own counters (/metrics)."""
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/rest/microgateway/metrics", headers={"Authorization": AUTH})
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/rest/microgateway/metrics", headers={"Authorization": ADMIN_AUTH})
     text = urllib.request.urlopen(request, timeout=30).read().decode()
     return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines() if line.startswith("microgw_requests_total{"))
 
@@ -118,7 +99,7 @@ def main() -> None:
 
             url = f"http://127.0.0.1:{port}/gateway/api0/1.0/"
             headers = {"x-Gateway-APIKey": "key-00000-0123456789abcdef"}
-            alone = reload(port)  # how long one reload takes without load
+            alone = admin_reload(port)  # how long one reload takes without load
             loaded: dict = {}
             window = round(7 + alone * 8)  # long enough for a reload slowed down by the load, and 2 s after it
             load = threading.Thread(target=lambda: loaded.update(wrk(url, seconds=window, headers=headers)))
@@ -127,7 +108,7 @@ def main() -> None:
             c0, t0 = answered(port), time.monotonic()
             time.sleep(2)
             c1, t1 = answered(port), time.monotonic()
-            took = reload(port)
+            took = admin_reload(port)
             c2, t2 = answered(port), time.monotonic()
             time.sleep(2)
             c3, t3 = answered(port), time.monotonic()
@@ -140,7 +121,7 @@ def main() -> None:
 
             sizes = []
             for _ in range(args.reloads):
-                reload(port)
+                admin_reload(port)
                 time.sleep(2)  # the previous runtime retired (shutdown_grace 1 s)
                 sizes.append(rss_mib(proc.pid))
             print(f"RSS after {args.reloads} reloads: " + ", ".join(f"{s:.0f}" for s in sizes)
