@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from microgw.config.model import ApiConfig
 from microgw.config.policy_spec import PolicyChecks
 from microgw.context import RequestContext
-from microgw.errors import GatewayError, TokenError, missing_credentials
+from microgw.errors import GatewayError, TokenError
 from microgw.policies import jwt
 from microgw.policies.scopes import Pattern
 from microgw.policies.unit import Policy, Staged
@@ -142,30 +142,17 @@ def _unverified_issuer(token: str) -> str | None:
     return iss if isinstance(iss, str) else None
 
 
-class OAuth2Authenticate:
+class OAuth2Authenticate(jwt.JwtAuthenticate):
     """Authenticate stage: validate a JWT locally or introspect the token (see the module's notes)."""
 
-    __slots__ = ("config", "reader", "validator", "servers", "opaque", "all_by_issuer", "all_any_issuer")
+    __slots__ = ("opaque", "all_by_issuer", "all_any_issuer")
 
     def __init__(self, config: jwt.JwtConfig, validator: "TokenValidator | None", introspectors: Mapping[str, "Introspector"]) -> None:
-        self.config = config
-        self.reader = jwt.TokenReader(config.location)
-        self.validator = validator
-        self.servers = frozenset(config.auth_servers) if config.auth_servers else None
+        super().__init__(config, validator)
         allowed = [i for sid, i in introspectors.items() if self.servers is None or sid in self.servers]
         self.opaque = tuple(allowed)
         self.all_by_issuer = {i.issuer: i for i in allowed if i.tokens == "all" and i.issuer}
         self.all_any_issuer = next((i for i in allowed if i.tokens == "all" and not i.issuer), None)
-
-    async def apply(self, ctx: RequestContext) -> None:
-        token = self.reader.read(ctx)
-        if token is None:
-            if self.config.required:
-                raise missing_credentials("A bearer token is required")
-            return
-        ctx.token = token
-        ctx.token_location = self.config.location
-        ctx.jwt = await self.check(token)
 
     async def check(self, token: str):
         if token.count(".") != 2:
