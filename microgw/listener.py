@@ -140,6 +140,17 @@ class GuardedHandler(RequestHandler):
     _partial = False  # bytes of a request whose headers are not complete yet
     _refused = False
 
+    def log_access(self, request, response, time) -> None:
+        """After the access log, the last reader of a finished request: drop its pipeline context.
+
+        ``request["microgw"]`` (the RequestContext, read by the response-prepare hook and the access
+        log) points back at the request, a reference cycle that only the garbage collector could
+        free: about 15 objects a request, so a collection every few hundred requests, whose pauses
+        were most of the p99 (35-45 ms against a 5 ms p50). Without the cycle, reference counting
+        frees each request as soon as it is done."""
+        super().log_access(request, response, time)
+        request._state.pop("microgw", None)
+
     # --- the cap -------------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
