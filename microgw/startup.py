@@ -76,6 +76,9 @@ def locate(exc: ConfigError, loaded: Loaded) -> ConfigError:
             name, line, path = origin(list(loaded.sources), parse_path(problem.path))
             problem = ConfigProblem(name, path, problem.message, line)
         problems.append(problem)
+    for source in loaded.sources:  # the lines were found in the text; its node tree goes
+        if source.lines is not None:
+            source.lines.release()
     return ConfigError(problems)
 
 

@@ -97,6 +97,16 @@ def load_settings(
     problems: list[ConfigProblem] = []
     if files is None:
         files, problems = file_sources(paths)
+    try:
+        return _load(paths, files, problems, policies, environ, overrides, overlays)
+    finally:
+        for source in files:  # the node trees that found lines for messages (a load with problems)
+            if source.lines is not None:
+                source.lines.release()
+
+
+def _load(paths: list[Path], files: list[Source], problems: list[ConfigProblem], policies: PolicyCatalog,
+          environ: Mapping[str, str] | None, overrides: dict | None, overlays: list[tuple[str, dict]] | None) -> Loaded:
     env, warnings = env_source(environ)
     tail = [s for s in (env, command_line_source(overrides or {})) if s is not None]
     for source in tail:  # {encoded} values are decoded before validation, as in the files

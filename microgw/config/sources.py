@@ -1,6 +1,6 @@
 """Where each setting came from: defaults < files (in order) < environment < command line.
 
-The loader keeps every source's documents with their line maps so that a problem found after
+The loader keeps every source's documents (and a file's text, to find lines in) so that a problem found after
 merging can still name the file and line that wrote the offending value.
 """
 

@@ -1,4 +1,4 @@
-"""Safe YAML loading that remembers line numbers and understands the vendor's type tags.
+"""Safe YAML loading that can tell the line of any setting and understands the vendor's type tags.
 
 The vendor writes security settings as tagged items (``- !<authServerAlias> {...}``). A tag names the
 kind of object exactly like its ``type`` field, so a known tag fills in ``type`` and a conflicting
@@ -11,6 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 
 from microgw.config.errors import ConfigError, ConfigProblem
 
@@ -31,38 +41,88 @@ _NUMBER_TAGS = frozenset({"tag:yaml.org,2002:float", "tag:yaml.org,2002:int"})
 
 
 class LineMap:
-    """Remembers the line of every mapping key and sequence item, by the identity of its container."""
+    """The line of every mapping key and sequence item of a file's documents, found in its text.
 
-    def __init__(self) -> None:
-        self._lines: dict[int, dict[Any, int]] = {}
-        self._keep: list[Any] = []  # containers stay alive so ids stay unique
+    Recording lines while loading cost a dict per mapping for the process lifetime (more memory than
+    the documents themselves: ~8 MB for 10,000 applications), yet a line is needed only for a
+    message about a problem. So only the text is kept; the first question composes libyaml's node
+    tree (which has every line) and follows the path through it, and :meth:`release` lets that tree
+    go once the messages are written. Documents are known by identity (the objects the loader
+    returned), as a message names the document it checked.
+    """
 
-    def move(self, old: Any, new: Any) -> None:
-        if id(old) in self._lines:
-            self._lines[id(new)] = self._lines.pop(id(old))
-            self._keep.append(new)
+    def __init__(self, text: str, loader_cls, documents: dict[int, int]) -> None:
+        self._text = text
+        self._loader_cls = loader_cls
+        self._positions = documents  # id(document) -> its position among the file's documents
+        self._roots: list | None = None
+        self._loader = None
 
-    def record(self, container: Any, key: Any, line: int) -> None:
-        self._lines.setdefault(id(container), {})[key] = line
-        self._keep.append(container)
+    def release(self) -> None:
+        """Drop the node tree the last questions composed (it is composed again when asked)."""
+        self._roots = self._loader = None
 
     def line_of(self, root: Any, parts) -> int | None:
-        """Line of the deepest node of ``parts`` that still exists in ``root`` (1-based)."""
-        line = None
-        node = root
-        for part in parts:
-            known = self._lines.get(id(node))
-            if not known or part not in known:
-                break
-            line = known[part]
+        """Line of the deepest node of ``parts`` that the text of ``root`` holds (1-based)."""
+        position = self._positions.get(id(root))
+        if position is None:
+            return None
+        if self._roots is None:
+            loader = self._loader_cls(self._text)
             try:
-                node = node[part]
-            except (KeyError, IndexError, TypeError):
+                roots = []
+                while loader.check_node():
+                    roots.append(loader.get_node())
+            finally:
+                loader.dispose()
+            self._roots, self._loader = roots, loader
+        if position >= len(self._roots):
+            return None
+        node, line = self._roots[position], None
+        for part in parts:
+            found = _child(node, part, self._loader)
+            if found is None:
                 break
+            line, node = found
         return line
 
 
-def _make_loader(source: str, lines: LineMap):
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _child(node, part, loader) -> tuple[int, Any] | None:
+    """(line, node) of ``part`` inside ``node``: a key of a mapping (its own keys first, then those
+    its merge keys bring, the first listed winning, as the constructor decides) or an item's index."""
+    if isinstance(node, yaml.SequenceNode):
+        if isinstance(part, int) and not isinstance(part, bool) and 0 <= part < len(node.value):
+            item = node.value[part]
+            return item.start_mark.line + 1, item
+        return None
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    merged = []
+    found = None
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            continue
+        if key_node.tag == _MERGE:
+            merged.extend(value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node])
+            continue
+        key = key_node.value if key_node.tag == _STR else loader.construct_object(key_node)
+        if key == part:
+            found = (key_node.start_mark.line + 1, value_node)  # the last one written wins, as in a dict
+    if found is None:
+        for source in merged:
+            found = _child(source, part, loader)
+            if found is not None:
+                break
+    return found
+
+
+def _make_loader(source: str):
+    """The loader for everything the event path (:func:`_from_events`) leaves: tags, merge keys,
+    complex keys, anchors written twice. Checks keys written twice and keeps versions as text alike."""
+
     class Loader(_Base):  # type: ignore[misc, valid-type]
         def construct_mapping(self, node, deep=False):
             # A key written twice would silently lose the first value (e.g. a second `apis:`)
@@ -79,36 +139,10 @@ def _make_loader(source: str, lines: LineMap):
             for key_node, value_node in node.value:
                 if isinstance(key_node, yaml.ScalarNode):
                     key = self.construct_object(key_node)
-                    lines.record(mapping, key, key_node.start_mark.line + 1)
                     # A version is text: `version: 1.10` must not become the float 1.1.
                     if key in TEXT_KEYS and isinstance(value_node, yaml.ScalarNode) and value_node.tag in _NUMBER_TAGS:
                         mapping[key] = value_node.value
             return mapping
-
-        def construct_sequence(self, node, deep=False):
-            seq = super().construct_sequence(node, deep=deep)
-            for index, item in enumerate(node.value):
-                lines.record(seq, index, item.start_mark.line + 1)
-            return seq
-
-        # SafeConstructor builds maps and lists in two steps (yield empty, then fill from a temporary);
-        # move the temporary's recorded lines onto the object that ends up in the document.
-        def construct_yaml_map(self, node):
-            data: dict = {}
-            yield data
-            value = self.construct_mapping(node)
-            data.update(value)
-            lines.move(value, data)
-
-        def construct_yaml_seq(self, node):
-            data: list = []
-            yield data
-            value = self.construct_sequence(node)
-            data.extend(value)
-            lines.move(value, data)
-
-    Loader.add_constructor("tag:yaml.org,2002:map", Loader.construct_yaml_map)
-    Loader.add_constructor("tag:yaml.org,2002:seq", Loader.construct_yaml_seq)
 
     def tagged(loader, tag_suffix, node):
         tag = node.tag.lstrip("!")
@@ -174,94 +208,142 @@ def check_expansion(document: Any) -> None:
 
 
 _MAP, _SEQ, _STR = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:str"
+_SCALAR_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "binary", "timestamp", "str")
+)
+_NO = object()
 
 
 class _Unusual(Exception):
-    """A node the direct conversion leaves to the full constructor (tags, merge keys, complex keys)."""
+    """Something the event path leaves to the full loader (tags, merge keys, complex keys, ...)."""
 
 
-def _load_all(text: str, loader_cls, source: str, lines: LineMap):
-    """Each document of ``text``: converted straight from libyaml's node tree when it holds only plain
-    maps, lists and scalars (a configuration almost always), else by the constructor classes above.
+def _from_events(text: str, loader_cls) -> list[tuple[int, Any]]:
+    """(position, document) of each document of ``text``, built straight from libyaml's parser
+    events when it holds only plain maps, lists and scalars (a configuration almost always); raises
+    _Unusual for anything else (the caller then loads the text with the full loader).
 
-    The constructor path builds every map and list twice (an empty one, then a temporary copied in)
-    and goes through several Python calls per node; for 10,000 applications that was most of a
-    second of every start. The result, line map and errors are the same either way.
+    Composing libyaml's node tree first (a Python object with two marks per node) took 0.7 s and a
+    peak of ~36 MB more for 10,000 applications, and that peak stayed in the process as fragmented
+    heap; the events come one at a time. The documents are those the full loader makes. Every plain
+    scalar is resolved once per load and equal strings are one object (keys and repeated values:
+    less memory for the documents' lifetime).
     """
     loader = loader_cls(text)
+    get, resolve, constructors = loader.get_event, loader.resolve, loader.yaml_constructors
+    plain: dict[str, Any] = {}  # a plain scalar's text -> its value
+    strings: dict[str, str] = {}  # one object per string
+    anchors: dict[str, Any] = {}
+
+    def scalar(event) -> Any:
+        tag = event.tag
+        if tag is None or tag == "!":
+            if not event.implicit[0]:
+                value = event.value  # quoted (or '!'): text
+                return strings.setdefault(value, value)
+            value = plain.get(event.value, _NO)
+            if value is _NO:
+                tag = resolve(yaml.ScalarNode, event.value, event.implicit)
+                value = _construct(tag, event)
+                plain[event.value] = strings.setdefault(value, value) if value.__class__ is str else value
+                value = plain[event.value]
+            return value
+        if tag == _STR:
+            return strings.setdefault(event.value, event.value)
+        return _construct(tag, event)
+
+    def _construct(tag: str, event) -> Any:
+        if tag == _STR:
+            return event.value
+        if tag not in _SCALAR_TAGS:
+            raise _Unusual
+        return constructors[tag](loader, yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style))
+
+    def anchored(event, value) -> None:
+        if event.anchor is not None:
+            if event.anchor in anchors:
+                raise _Unusual  # the full loader names both places
+            anchors[event.anchor] = value
+
+    def build(event) -> Any:
+        cls = event.__class__
+        if cls is ScalarEvent:
+            value = scalar(event)
+            if event.anchor is not None:
+                anchored(event, value)
+            return value
+        if cls is MappingStartEvent:
+            if event.tag not in (None, "!", _MAP):
+                raise _Unusual
+            mapping: dict = {}
+            if event.anchor is not None:
+                anchored(event, mapping)
+            while True:
+                key_event = get()
+                if key_event.__class__ is not ScalarEvent:
+                    if key_event.__class__ is MappingEndEvent:
+                        return mapping
+                    raise _Unusual  # a complex key or an alias as key
+                key = scalar(key_event)
+                if key_event.anchor is not None:
+                    anchored(key_event, key)
+                if key in mapping:
+                    raise _Unusual  # written twice: the full loader names both lines
+                value_event = get()
+                if key in TEXT_KEYS and value_event.__class__ is ScalarEvent and (
+                    value_event.tag if value_event.tag not in (None, "!") else resolve(yaml.ScalarNode, value_event.value, value_event.implicit)
+                ) in _NUMBER_TAGS:
+                    mapping[key] = value_event.value  # a version is text: `version: 1.10` must not become 1.1
+                    if value_event.anchor is not None:
+                        anchored(value_event, value_event.value)
+                else:
+                    mapping[key] = build(value_event)
+        if cls is SequenceStartEvent:
+            if event.tag not in (None, "!", _SEQ):
+                raise _Unusual
+            seq: list = []
+            if event.anchor is not None:
+                anchored(event, seq)
+            append = seq.append
+            while True:
+                item = get()
+                if item.__class__ is SequenceEndEvent:
+                    return seq
+                append(build(item))
+        if cls is AliasEvent:
+            found = anchors.get(event.anchor, _NO)
+            if found is _NO:
+                raise _Unusual  # an undefined alias: the full loader says where
+            return found
+        raise _Unusual
+
+    documents = []
     try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:
-                continue
-            try:
-                yield _direct(node, loader, source, LineMap.__new__(LineMap), lines)
-            except _Unusual:
-                yield loader.construct_document(node)
+        get()  # the stream's start
+        position = 0
+        while True:
+            event = get()
+            if event.__class__ is StreamEndEvent:
+                return documents
+            documents.append((position, build(get())))  # after the document's start
+            get()  # its end
+            anchors.clear()
+            position += 1
+    except RecursionError:
+        raise _Unusual from None
     finally:
         loader.dispose()
 
 
-def _direct(root, loader, source: str, scratch: LineMap, lines: LineMap):
-    """``root`` converted without the constructor; raises _Unusual for anything but plain nodes.
-
-    Lines are recorded in a scratch map first and merged into ``lines`` only when the whole document
-    converted, so a fallback leaves no stale entries behind.
-    """
-    scratch._lines, scratch._keep = {}, []
-    made: dict[int, Any] = {}  # node id -> object: an alias (*x) yields the object of its anchor
-    scalars = loader.yaml_constructors
-
-    def convert(node):
-        known = made.get(id(node))
-        if known is not None:
-            return known
-        if isinstance(node, yaml.ScalarNode):
-            if node.tag == _STR:
-                return node.value
-            build = scalars.get(node.tag)
-            if build is None or node.tag in (_MAP, _SEQ):
-                raise _Unusual
-            return build(loader, node)
-        if isinstance(node, yaml.SequenceNode):
-            if node.tag != _SEQ:
-                raise _Unusual
-            seq: list = []
-            made[id(node)] = seq
-            for index, item in enumerate(node.value):
-                seq.append(convert(item))
-                scratch.record(seq, index, item.start_mark.line + 1)
-            return seq
-        if not isinstance(node, yaml.MappingNode) or node.tag != _MAP:
-            raise _Unusual
-        mapping: dict = {}
-        made[id(node)] = mapping
-        seen: dict[tuple, int] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-                raise _Unusual
-            line = key_node.start_mark.line + 1
-            first = seen.get((key_node.tag, key_node.value))
-            if first is not None:
-                raise ConfigError([ConfigProblem(source, "", f"key {key_node.value!r} is written twice in one mapping (first on line {first})", line)])
-            seen[(key_node.tag, key_node.value)] = line
-            key = convert(key_node)
-            try:
-                hash(key)
-            except TypeError:
-                raise _Unusual from None
-            if key in TEXT_KEYS and isinstance(value_node, yaml.ScalarNode) and value_node.tag in _NUMBER_TAGS:
-                mapping[key] = value_node.value  # a version is text: `version: 1.10` must not become 1.1
-            else:
-                mapping[key] = convert(value_node)
-            scratch.record(mapping, key, line)
-        return mapping
-
-    document = convert(root)
-    for ident, known in scratch._lines.items():
-        lines._lines.setdefault(ident, {}).update(known)
-    lines._keep.extend(scratch._keep)
-    return document
+def _from_loader(text: str, loader_cls) -> list[tuple[int, Any]]:
+    loader = loader_cls(text)
+    try:
+        documents = []
+        while loader.check_data():
+            documents.append((len(documents), loader.get_data()))
+        return documents
+    finally:
+        loader.dispose()
 
 
 def load_yaml_documents(path: Path) -> tuple[list[Any], LineMap]:
@@ -273,12 +355,14 @@ def load_yaml_documents(path: Path) -> tuple[list[Any], LineMap]:
         raise ConfigError([ConfigProblem(source, "", "file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([ConfigProblem(source, "", f"cannot read file: {exc.__class__.__name__}")]) from None
-    lines = LineMap()
-    loader_cls = _make_loader(source, lines)
+    loader_cls = _make_loader(source)
     # Verbatim tags other than the known ones (e.g. !<foo>) resolve to the bare name "foo".
     loader_cls.add_multi_constructor("", _unknown_verbatim(source))
     try:
-        docs = [d for d in _load_all(text, loader_cls, source, lines) if d is not None]
+        try:
+            found = _from_events(text, loader_cls)
+        except _Unusual:
+            found = _from_loader(text, loader_cls)
     except ConfigError:
         raise
     except yaml.MarkedYAMLError as exc:
@@ -286,6 +370,10 @@ def load_yaml_documents(path: Path) -> tuple[list[Any], LineMap]:
         raise ConfigError([ConfigProblem(source, "", f"invalid YAML: {exc.problem}", line)]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([ConfigProblem(source, "", f"invalid YAML: {exc}")]) from None
+    except RecursionError:
+        raise ConfigError([ConfigProblem(source, "", "invalid YAML: the document nests too deeply")]) from None
+    docs = [doc for _, doc in found if doc is not None]
+    lines = LineMap(text, loader_cls, {id(doc): position for position, doc in found if doc is not None})
     for doc in docs:
         try:
             check_expansion(doc)

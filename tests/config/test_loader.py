@@ -180,3 +180,17 @@ def test_missing_file_and_broken_yaml(tmp_path):
     found = problems(exc)
     assert found[0] == f"{tmp_path / 'missing.yml'}: file not found"
     assert found[1].startswith(f"{broken}:3: invalid YAML")
+
+
+def test_a_problem_found_after_the_load_names_the_file_line_and_path(tmp_path):
+    """A running gateway keeps no line map: the line is found in the text it loaded, also after a
+    message found one before (its node tree released) and after the file changed on disk."""
+    from microgw.config.errors import ConfigProblem
+    from microgw.startup import locate
+
+    path = write(tmp_path, "c.yml", "ports:\n  http: 0\napis:\n  - name: a\n    version: '1'\n    mock: {json: {}}\n")
+    loaded = load_settings([path], environ={})
+    path.write_text("# changed since\n\n\n\n\n\n\n")
+    for _ in range(2):
+        found = locate(ConfigError([ConfigProblem("configuration", "apis[0].version", "not this one")]), loaded)
+        assert [str(p) for p in found.problems] == [f"{path}:5 at apis[0].version: not this one"]

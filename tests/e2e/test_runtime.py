@@ -195,3 +195,16 @@ async def test_reload_command_applies_a_changed_file(gateway, client, tmp_path):
     assert code == 0, err
     async with client.get(f"{gw.http}/gateway/hello/1.0/") as resp:
         assert await resp.json() == {"hi": False}
+
+
+async def test_a_refused_reload_names_the_file_line_and_path(gateway, client, tmp_path):
+    import signal
+
+    path = write_config(tmp_path, {"apis": [MOCK_API]}, "live.yml")
+    gw = await gateway(path)
+    path.write_text("apis:\n  - name: hello\n    version: '1.0'\n    mock: {json: {hi: 2}}\n  - name: b\n    version: '1'\n    endpoint: 42\n")
+    gw.proc.send_signal(signal.SIGHUP)
+    await gw.wait_for_log("reload refused, keeping the current settings")
+    await gw.wait_for_log(f"{path}:7 at apis\\[1\\].endpoint: ")
+    async with client.get(f"{gw.http}/gateway/hello/1.0/") as resp:
+        assert await resp.json() == {"hi": True}
