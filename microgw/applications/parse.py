@@ -300,6 +300,7 @@ def _frozen(items) -> frozenset:
 
 
 def _build(drafts: list[_Draft], secrets: Mapping[str, str] | None = None) -> tuple[tuple[Application, ...], list[Problem], list[Problem]]:
+    registrations: dict[frozenset, frozenset] = {}  # equal sets of APIs are one object (most apps share theirs)
     problems: list[Problem] = []
     warnings: list[Problem] = []
     apps: list[Application] = []
@@ -340,15 +341,15 @@ def _build(drafts: list[_Draft], secrets: Mapping[str, str] | None = None) -> tu
             name=draft.name,
             description=draft.description,
             suspended=draft.suspended,
-            api_keys=frozenset(api_keys),
+            api_keys=_frozen(api_keys),
             basic_users=_frozen(draft.basic_users),
             ip_ranges=tuple(_ranges(draft, problems)),
             hostnames=_frozen(_hostnames(draft, problems)),
             claim_sets=tuple(_claim_sets(draft, problems)),
-            apis=frozenset(draft.apis),
+            apis=registrations.setdefault(apis := _frozen(draft.apis), apis),
             strategies=tuple(strategies),
             api_ids=_frozen(draft.api_ids),
-            client_ids=frozenset(draft.client_ids) | frozenset(_oauth_clients(draft)),
+            client_ids=_frozen([*draft.client_ids, *_oauth_clients(draft)]),
         ))
     return tuple(apps), problems, warnings
 

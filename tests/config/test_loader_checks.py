@@ -226,3 +226,50 @@ def test_a_server_replaced_by_one_of_the_same_issuer_is_renamed_in_oauth2(tmp_pa
     policies = merged["apis"][0]["policies"]
     assert policies["oauth2"]["auth_servers"] == ["theirs"] and policies["jwt"]["auth_servers"] == ["theirs"]
     assert any("references to mine now name theirs" in n for n in notes)
+
+
+def test_merging_leaves_every_source_as_it_was(tmp_path):
+    """The merged settings share what one source alone wrote with its document (no second copy of
+    10,000 applications), so a merge must build new items where it changes them: the next download
+    is applied over the same documents."""
+    import copy
+
+    from microgw.config.sources import overlay
+
+    base = {
+        "security_settings": {"auth_servers": [{"id": "mine", "localIntrospectionConfig": {"issuer": "https://kc"}}], "x": 1},
+        "apis": [{"name": "a", "version": "1", "policies": {"oauth2": {"auth_servers": ["mine"]}, "jwt": {"auth_servers": ["mine"]}}}],
+        "applications": [{"id": "app", "strategies": [{"id": "s", "type": "JWT_HSA", "authServerAlias": "mine"}]}],
+    }
+    top = {"security_settings": {"auth_servers": [{"id": "theirs", "localIntrospectionConfig": {"issuer": "https://kc"}}]}}
+    before, top_before = copy.deepcopy(base), copy.deepcopy(top)
+    merged = overlay(base, top, "download", [])
+    assert merged["apis"][0]["policies"]["jwt"]["auth_servers"] == ["theirs"]
+    assert merged["applications"][0]["strategies"][0]["authServerAlias"] == "theirs"
+    assert [s["id"] for s in merged["security_settings"]["auth_servers"]] == ["theirs"] and merged["security_settings"]["x"] == 1
+    assert base == before and top == top_before
+
+
+def test_a_download_over_reused_files_leaves_them_as_they_were(tmp_path):
+    import copy
+
+    path = write(tmp_path, "c.yml", """
+ports: {http: 0}
+security_settings:
+  auth_servers:
+    - id: mine
+      localIntrospectionConfig: {issuer: 'https://kc', jwksuri: 'https://kc/jwks'}
+apis: [{name: a, version: '1', mock: {}, policies: {jwt: {auth_servers: [mine]}}}]
+applications: [{id: app, name: App, api_keys: [k1], apis: [a]}]
+""")
+    first = load_settings([path], environ={})
+    written = copy.deepcopy(first.files[0].document)
+    parent = {
+        "security_settings": {"auth_servers": [{"id": "theirs", "localIntrospectionConfig": {"issuer": "https://kc", "jwksuri": "https://kc/jwks"}}]},
+        "applications": [{"id": "app", "name": "App 2", "api_keys": ["k2"], "apis": ["a"]}],
+    }
+    second = load_settings([path], environ={}, overlays=[("parent", parent)], files=first.files)
+    assert second.settings.apis[0].policies["jwt"].auth_servers == ("theirs",)
+    assert [a.name for a in second.settings.applications] == ["App 2"]
+    assert first.files[0].document == written
+    assert [a.name for a in first.settings.applications] == ["App"] and first.settings.raw["applications"][0]["name"] == "App"
