@@ -512,7 +512,7 @@ def run(assembly: startup.Assembly, loaded: Loaded) -> int:
     """Serve ``loaded`` (the settings of ``assembly`` as the command line loaded them) until stopped."""
     role = WorkerRole.from_environ()
     configure(loaded.settings.log_level, tag=role.tag if role else None, access_json=loaded.settings.access_log_format == "json")
-    try:  # uvloop, when installed, roughly doubles what one process serves
+    try:  # uvloop (a dependency but on Windows) roughly doubles what one process serves
         import uvloop
 
         return uvloop.run(serve(Gateway(assembly, loaded, role)))
