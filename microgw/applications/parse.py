@@ -152,19 +152,19 @@ class _Draft:
 
 class _ConciseReader:
     def __init__(self, index: int, item: Mapping[str, Any]) -> None:
-        at = [index]
-        draft = _Draft(index, str(item.get("id", "")), [index, "id"])
-        draft.name = item.get("name") or draft.id
-        draft.description = item.get("description") or ""
-        draft.suspended = bool(item.get("suspended", False))
-        draft.api_keys = [([*at, "api_keys", j], key) for j, key in enumerate(item.get("api_keys") or ())]
-        draft.basic_users = list(item.get("basic_users") or ())
-        draft.client_ids = list(item.get("client_ids") or ())
-        draft.ip_ranges = [([*at, "ip_ranges", j], text) for j, text in enumerate(item.get("ip_ranges") or ())]
-        draft.hostnames = list(item.get("hostnames") or ())
-        draft.claim_sets = [([*at, "claim_sets", j], cs) for j, cs in enumerate(item.get("claim_sets") or ())]
-        draft.apis = list(item.get("apis") or ())
-        draft.strategies = [([*at, "strategies", j], s) for j, s in enumerate(item.get("strategies") or ())]
+        get = item.get  # (10,000 applications: what is not written is not read twice)
+        draft = _Draft(index, str(get("id", "")), [index, "id"])
+        draft.name = get("name") or draft.id
+        draft.description = get("description") or ""
+        draft.suspended = bool(get("suspended", False))
+        for name in ("api_keys", "ip_ranges", "claim_sets", "strategies"):  # values with their paths
+            written = get(name)
+            if written:
+                setattr(draft, name, [([index, name, j], value) for j, value in enumerate(written)])
+        for name in ("basic_users", "client_ids", "hostnames", "apis"):
+            written = get(name)
+            if written:
+                setattr(draft, name, list(written))
         self.draft = draft
 
 
@@ -342,14 +342,14 @@ def _build(drafts: list[_Draft], secrets: Mapping[str, str] | None = None) -> tu
             description=draft.description,
             suspended=draft.suspended,
             api_keys=_frozen(api_keys),
-            basic_users=_frozen(draft.basic_users),
-            ip_ranges=tuple(_ranges(draft, problems)),
-            hostnames=_frozen(_hostnames(draft, problems)),
-            claim_sets=tuple(_claim_sets(draft, problems)),
+            basic_users=_frozen(draft.basic_users) if draft.basic_users else _EMPTY,
+            ip_ranges=tuple(_ranges(draft, problems)) if draft.ip_ranges else (),
+            hostnames=_frozen(_hostnames(draft, problems)) if draft.hostnames else _EMPTY,
+            claim_sets=tuple(_claim_sets(draft, problems)) if draft.claim_sets else (),
             apis=registrations.setdefault(apis := _frozen(draft.apis), apis),
             strategies=tuple(strategies),
-            api_ids=_frozen(draft.api_ids),
-            client_ids=_frozen([*draft.client_ids, *_oauth_clients(draft)]),
+            api_ids=_frozen(draft.api_ids) if draft.api_ids else _EMPTY,
+            client_ids=_frozen([*draft.client_ids, *_oauth_clients(draft)]) if draft.client_ids or draft.strategies else _EMPTY,
         ))
     return tuple(apps), problems, warnings
 

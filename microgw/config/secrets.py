@@ -24,19 +24,28 @@ def decode_encoded(value: str) -> str:
 
 
 def decode_encoded_values(node: Any, path: list | None = None) -> list[tuple[list, str]]:
-    """Decode every ``{encoded}`` string in place; returns the paths that could not be decoded."""
-    path = path or []
+    """Decode every ``{encoded}`` string in place; returns the paths that could not be decoded.
+
+    Every setting of every file passes here (10,000 applications: 30,000 mappings and lists), so
+    the walk keeps one path and copies it only for a problem."""
     problems: list[tuple[list, str]] = []
-    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    for key, value in list(items):
-        if isinstance(value, str) and value.startswith(ENCODED):
-            try:
-                node[key] = decode_encoded(value)
-            except ValueError as exc:
-                problems.append(([*path, key], str(exc)))
-        elif isinstance(value, (dict, list)):
-            problems.extend(decode_encoded_values(value, [*path, key]))
+    _decode(node, list(path or []), problems)
     return problems
+
+
+def _decode(node: Any, path: list, problems: list) -> None:
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in items:  # values of existing keys change, never the size
+        if value.__class__ is str or isinstance(value, str):
+            if value.startswith(ENCODED):
+                try:
+                    node[key] = decode_encoded(value)
+                except ValueError as exc:
+                    problems.append(([*path, key], str(exc)))
+        elif isinstance(value, (dict, list)):
+            path.append(key)
+            _decode(value, path, problems)
+            path.pop()
 
 
 # A key names a secret when it speaks of a password, secret, token, key or credential ...

@@ -218,8 +218,8 @@ class _Unusual(Exception):
     """Something the event path leaves to the full loader (tags, merge keys, complex keys, ...)."""
 
 
-def _from_events(text: str, loader_cls) -> list[tuple[int, Any]]:
-    """(position, document) of each document of ``text``, built straight from libyaml's parser
+def _from_events(text: str, loader_cls) -> tuple[list[tuple[int, Any]], bool]:
+    """(position, document) of each document of ``text``, and whether an alias was used, built straight from libyaml's parser
     events when it holds only plain maps, lists and scalars (a configuration almost always); raises
     _Unusual for anything else (the caller then loads the text with the full loader).
 
@@ -234,6 +234,7 @@ def _from_events(text: str, loader_cls) -> list[tuple[int, Any]]:
     plain: dict[str, Any] = {}  # a plain scalar's text -> its value
     strings: dict[str, str] = {}  # one object per string
     anchors: dict[str, Any] = {}
+    aliased = False
 
     def scalar(event) -> Any:
         tag = event.tag
@@ -311,6 +312,8 @@ def _from_events(text: str, loader_cls) -> list[tuple[int, Any]]:
                     return seq
                 append(build(item))
         if cls is AliasEvent:
+            nonlocal aliased
+            aliased = True
             found = anchors.get(event.anchor, _NO)
             if found is _NO:
                 raise _Unusual  # an undefined alias: the full loader says where
@@ -324,7 +327,7 @@ def _from_events(text: str, loader_cls) -> list[tuple[int, Any]]:
         while True:
             event = get()
             if event.__class__ is StreamEndEvent:
-                return documents
+                return documents, aliased
             documents.append((position, build(get())))  # after the document's start
             get()  # its end
             anchors.clear()
@@ -360,9 +363,9 @@ def load_yaml_documents(path: Path) -> tuple[list[Any], LineMap]:
     loader_cls.add_multi_constructor("", _unknown_verbatim(source))
     try:
         try:
-            found = _from_events(text, loader_cls)
+            found, aliased = _from_events(text, loader_cls)
         except _Unusual:
-            found = _from_loader(text, loader_cls)
+            found, aliased = _from_loader(text, loader_cls), True
     except ConfigError:
         raise
     except yaml.MarkedYAMLError as exc:
@@ -374,7 +377,7 @@ def load_yaml_documents(path: Path) -> tuple[list[Any], LineMap]:
         raise ConfigError([ConfigProblem(source, "", "invalid YAML: the document nests too deeply")]) from None
     docs = [doc for _, doc in found if doc is not None]
     lines = LineMap(text, loader_cls, {id(doc): position for position, doc in found if doc is not None})
-    for doc in docs:
+    for doc in docs if aliased else ():  # without aliases a document is as big as its text
         try:
             check_expansion(doc)
         except ValueError as exc:
