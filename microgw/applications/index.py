@@ -61,10 +61,15 @@ class ApplicationIndex:
         self._addresses = AddressTable(((rng, app) for app in self._all for rng in app.ip_ranges), key=_by_id)
         self._claims, self._claim_names, self._names_by_member = _claim_index(self._all)
         self._hmac = tuple((app, strategy) for app in self._all for strategy in app.strategies)
+        # Only client ids written as such: an application id alone is found in _ids (a tuple of one per
+        # application here was 1 MB for 10,000 of them).
         clients: dict[str, set[str]] = {}
         for app in self._all:
-            for client_id in app.client_ids | {app.id}:
+            for client_id in app.client_ids:
                 clients.setdefault(client_id, set()).add(app.id)
+        for client_id, ids in clients.items():
+            if client_id in self._ids:
+                ids.add(client_id)
         self._clients = {cid: tuple(self._ids[i] for i in sorted(ids)) for cid, ids in clients.items()}
 
     def all(self) -> tuple[Application, ...]:
@@ -87,7 +92,11 @@ class ApplicationIndex:
     def by_client_id(self, client_id: str) -> tuple[Application, ...]:
         """Applications an OAuth 2 ``client_id`` names: those listing it in ``client_ids``, and the
         application whose id it is (this gateway's own tokens carry ``client_id`` = application id)."""
-        return self._clients.get(client_id, ())
+        found = self._clients.get(client_id)
+        if found is not None:
+            return found
+        app = self._ids.get(client_id)
+        return (app,) if app is not None else ()
 
     def by_hostname(self, host: str) -> tuple[Application, ...]:
         """Applications listing this host name (case-insensitive, trailing dot ignored)."""

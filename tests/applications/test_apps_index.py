@@ -142,3 +142,16 @@ def test_by_claims_equals_brute_force(apps_sets, noise, data):
         _satisfy(token, data.draw(st.sampled_from(every_set)))
     expected = [a.id for a in sorted(apps, key=lambda a: a.id) if any(cs.matches(token) for cs in a.claim_sets)]
     assert ids(ApplicationIndex(apps).by_claims(token)) == expected
+
+
+def test_by_client_id_finds_declared_clients_and_application_ids():
+    index = ApplicationIndex([
+        app("b-app", client_ids=frozenset({"shared", "a-app"})),
+        app("a-app"),
+        app("c-app", client_ids=frozenset({"shared"})),
+        app("lone"),
+    ])
+    assert ids(index.by_client_id("shared")) == ["b-app", "c-app"]
+    assert ids(index.by_client_id("a-app")) == ["a-app", "b-app"]  # its own id, and a client b-app declares
+    assert ids(index.by_client_id("lone")) == ["lone"]
+    assert ids(index.by_client_id("nobody")) == []
