@@ -3,7 +3,8 @@
 Run by hand: ``python bench/scale.py [--apps 10000] [--apis 50] [--connections 1000] [--reloads 10]``
 (needs ``wrk``: ``apt-get install wrk``). One microgw process on loopback, access log off. Reported:
 
-- start-up: from the process start until serving (``/rest/microgateway/health`` no longer says ``starting``);
+- start-up: from the process start until serving (``/rest/microgateway/health`` no longer says ``starting``),
+  and the CPU the process used until then (on a machine busy with other work the wall time grows, not that);
 - RSS idle, and with ``--connections`` idle keep-alive connections open (each made one request);
 - a reload under load: wrk (32 connections) on a mocked API whose callers are identified by API key
   among all applications; requests answered per second (the gateway's own counters) for 2 s before
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import subprocess
 import sys
 import tempfile
@@ -44,6 +46,12 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU the process used so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def answered(port: int) -> int:
@@ -82,7 +90,8 @@ def main() -> None:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_started(port)
-            print(f"start-up:            {time.monotonic() - started:6.2f} s from the process start to serving (health no longer says starting)")
+            print(f"start-up:            {time.monotonic() - started:6.2f} s from the process start to serving (health no longer says starting),"
+                  f" {cpu_seconds(proc.pid):.2f} s of CPU (what a busy machine does not change)")
             time.sleep(1)
             idle = rss_mib(proc.pid)
             print(f"RSS idle:            {idle:6.1f} MiB")

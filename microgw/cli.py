@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import re
 import sys
@@ -142,6 +143,21 @@ def _kid_args_last(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The cyclic garbage collector is off while the settings load and the runtime is built: they
+    make a million objects that live as long as the process, and collecting while they were made was
+    a fifth of the start-up CPU (10,000 applications: 0.16 s of 0.75 s) for nothing to free. A
+    serving gateway turns it on again once started (``microgw.server._settle_gc`` collects then
+    freezes what start-up made); a supervisor before it starts its workers."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _main(argv)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _main(argv: list[str] | None) -> int:
     if "start" in (sys.argv[1:] if argv is None else argv)[:1]:
         from microgw.server import hold_sighup
 
@@ -183,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     if loaded.settings.server.workers > 1 and WorkerRole.from_environ() is None:
         from microgw import supervisor
 
+        gc.enable()  # it runs for the process lifetime
         return supervisor.run(list(sys.argv[1:] if argv is None else argv), loaded.settings)
     from microgw.server import run
 

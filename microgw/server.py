@@ -448,6 +448,7 @@ def _settle_gc(*, again: bool = False) -> None:
     global _gc_settled
     if again:
         gc.unfreeze()
+    gc.enable()  # off while start-up loaded the settings (microgw.cli.main)
     gc.collect()
     gc.freeze()
     _gc_settled = True

@@ -107,3 +107,20 @@ def test_a_quoted_port_must_still_be_a_port(tmp_path):
 def test_the_download_settings_flag():
     args = build_parser().parse_args(["start", "-c", "custom-settings.yml", "-ds"])
     assert _overrides(args)["api_gateway"] == {"download_settings": True}
+
+
+def test_check_in_process_leaves_the_garbage_collector_as_it_was(tmp_path, capsys):
+    """``main`` turns the collector off while the settings load (start-up CPU); a caller's process
+    gets it back as it was, also when the settings are refused."""
+    import gc
+
+    from microgw.cli import main
+
+    good = tmp_path / "good.yml"
+    good.write_text("apis: [{name: a, version: '1', mock: {}}]\n")
+    bad = tmp_path / "bad.yml"
+    bad.write_text("apis: [{name: a}]\n")
+    assert gc.isenabled()
+    assert main(["check", "-c", str(good)]) == 0 and gc.isenabled()
+    assert main(["check", "-c", str(bad)]) == 2 and gc.isenabled()
+    assert "configuration OK" in capsys.readouterr().err
