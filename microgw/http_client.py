@@ -199,7 +199,8 @@ class _Connection(asyncio.Protocol):
         self.write_paused = False
         self.drain_waiter: asyncio.Future | None = None
         self.read_timeout: float | None = None
-        self.timer: asyncio.TimerHandle | None = None
+        self.timer: asyncio.TimerHandle | None = None  # the read-timeout check, left pending between requests
+        self.timer_due = 0.0  # when it fires
         self.last_read = 0.0
         self.idle_since = 0.0
         self.body_sent = True
@@ -288,8 +289,7 @@ class _Connection(asyncio.Protocol):
         response = self.response
         if response is None or response.status == 0:  # an informational answer ended
             return
-        response._finish()
-        self._cancel_timer()
+        response._finish()  # the pending read-timeout check finds it done and stops
 
     # --- use ---------------------------------------------------------------------------------
 
@@ -316,9 +316,21 @@ class _Connection(asyncio.Protocol):
             self.transport.resume_reading()
 
     def _arm_timer(self) -> None:
-        if self.read_timeout is not None:
-            self.last_read = self.loop.time()
-            self.timer = self.loop.call_at(self.last_read + self.read_timeout, self._check_timeout)
+        """Start the read timeout of a request just sent: a deadline, and a timer only when none
+        is pending that fires before it (the check re-arms itself at the real deadline). A kept-alive
+        connection thus makes about one timer per ``read_timeout`` instead of one per request
+        (creating and cancelling a TimerHandle for each was a measurable share of the forward)."""
+        read_timeout = self.read_timeout
+        if read_timeout is None:
+            return
+        now = self.last_read = self.loop.time()
+        due = now + read_timeout
+        if self.timer is not None:
+            if self.timer_due <= due:  # fires first; finds the request under way and waits on
+                return
+            self.timer.cancel()
+        self.timer_due = due
+        self.timer = self.loop.call_at(due, self._check_timeout)
 
     def _cancel_timer(self) -> None:
         if self.timer is not None:
@@ -326,17 +338,23 @@ class _Connection(asyncio.Protocol):
             self.timer = None
 
     def _check_timeout(self) -> None:
+        """The timer fired: time out the answer under way when nothing came for ``read_timeout``;
+        with no answer under way (it ended, the connection went back to the pool) just stop."""
         self.timer = None
-        if self.read_timeout is None or (self.response is not None and self.response._done):
+        response = self.response
+        read_timeout = self.read_timeout
+        if read_timeout is None or response is None or response._done:
             return
+        now = self.loop.time()
         if self.paused:  # the reader is slow, not the native service
-            self.timer = self.loop.call_at(self.loop.time() + self.read_timeout, self._check_timeout)
-            return
-        due = self.last_read + self.read_timeout
-        if self.loop.time() >= due:
-            self._fail(TimeoutError("the native service did not answer in time"))
+            due = now + read_timeout
         else:
-            self.timer = self.loop.call_at(due, self._check_timeout)
+            due = self.last_read + read_timeout
+            if now >= due:
+                self._fail(TimeoutError("the native service did not answer in time"))
+                return
+        self.timer_due = due
+        self.timer = self.loop.call_at(due, self._check_timeout)
 
     async def drain(self) -> None:
         if self.closed:
@@ -349,7 +367,6 @@ class _Connection(asyncio.Protocol):
                 self.drain_waiter = None
 
     def finished(self, response: UpstreamResponse, complete: bool) -> None:
-        self._cancel_timer()
         self.response = None
         writer, self.writer = self.writer, None
         if writer is not None and not writer.done():  # answered before the body was sent: stop reading it
@@ -360,6 +377,7 @@ class _Connection(asyncio.Protocol):
             self.close()
 
     def close(self) -> None:
+        self._cancel_timer()
         if self.transport is not None and not self.closed:
             self.closed = True
             self.transport.close()
@@ -540,73 +558,93 @@ class UpstreamPool:
         ``length``, the body is sent chunked."""
         base, target = split_target(url)
         scheme, host, port, host_header = split_url(base)
-        lines = [f"{method} {target} HTTP/1.1\r\nHost: {host_header}\r\n"]
-        declared = False
-        for name, value in headers:
-            if "\r" in value or "\n" in value or "\r" in name or "\n" in name or ":" in name:
-                raise ValueError("header with a line break or colon")
-            if not declared and len(name) == 14 and name.lower() == "content-length":
-                declared = True
-            lines.append(f"{name}: {value}\r\n")
+        if not isinstance(headers, (list, tuple)):
+            headers = list(headers)
+        # One pass builds the lines; a name with a colon is left out (and refused below), and a line
+        # break anywhere shows as more CR or LF than lines: no header can smuggle another.
+        lines = [f"{name}: {value}\r\n" for name, value in headers if ":" not in name]
+        text = "".join(lines)
+        if len(lines) != len(headers) or text.count("\n") != len(lines) or text.count("\r") != len(lines):
+            raise ValueError("header with a line break or colon")
         if body is not None and length is None:
-            lines.append("Transfer-Encoding: chunked\r\n")
-        elif body is None and not declared and method not in NO_BODY_METHODS:
-            lines.append("Content-Length: 0\r\n")
-        lines.append("\r\n")
-        head = "".join(lines).encode("utf-8", "surrogateescape")
+            text += "Transfer-Encoding: chunked\r\n"
+        elif body is None and method not in NO_BODY_METHODS and not any(len(name) == 14 and name.lower() == "content-length" for name, _ in headers):
+            text += "Content-Length: 0\r\n"
+        head = f"{method} {target} HTTP/1.1\r\nHost: {host_header}\r\n{text}\r\n".encode("utf-8", "surrogateescape")
         key = (scheme, host, port, id(verify) if isinstance(verify, _ssl.SSLContext) else bool(verify))
         deadline = None if connect_timeout is None else self.loop.time() + connect_timeout
-        if share is None or self.per_share is None:
-            return await self._send(key, scheme, host, port, verify, deadline, method, head, body, length, read_timeout)
-        await self._enter(share, deadline)
+        # The usual case runs without a nested coroutine: a free place for the share, an idle pooled
+        # connection, no body; each await level is paid again when the answer wakes the request.
+        entered = share is not None and self.per_share is not None
+        if entered:
+            busy = self._busy.get(share, 0)
+            if busy < self.per_share:  # type: ignore[operator]
+                self._busy[share] = busy + 1
+            else:
+                await self._enter(share, deadline)
         try:
-            response = await self._send(key, scheme, host, port, verify, deadline, method, head, body, length, read_timeout)
+            for attempt in (0, 1):
+                conn = self._take_idle(key) if not self._closed else None
+                if conn is not None:
+                    conn.reused = True
+                else:
+                    conn = await self._acquire(key, scheme, host, port, verify, deadline)
+                future = None
+                try:
+                    future = self._begin(conn, method, head, body is None, read_timeout)
+                    if body is None:
+                        response = await future
+                    else:
+                        response = await self._with_body(conn, future, body, length is None)
+                    break
+                except BaseException as exc:
+                    self._abandon(conn, future)
+                    if not isinstance(exc, _Stale):
+                        raise
+                    if attempt or body is not None or method not in RETRYABLE:  # else: once more, on a new connection
+                        raise UpstreamError("the native service closed the connection") from None
         except BaseException:
-            self._leave(share)
+            if entered:
+                self._leave(share)
             raise
-        response._share = share  # released with the answer
+        if entered:
+            response._share = share  # released with the answer
         return response
 
-    async def _send(self, key, scheme, host, port, verify, deadline, method, head, body, length, read_timeout) -> UpstreamResponse:
-        for attempt in (0, 1):
-            conn = await self._acquire(key, scheme, host, port, verify, deadline)
-            try:
-                return await self._exchange(conn, method, head, body, length, read_timeout)
-            except _Stale:
-                if attempt or body is not None or method not in RETRYABLE:
-                    raise UpstreamError("the native service closed the connection") from None
-        raise AssertionError("unreachable")
-
-    async def _exchange(self, conn: _Connection, method: str, head: bytes, body, length, read_timeout) -> UpstreamResponse:
-        response = UpstreamResponse(conn, method)
-        conn.response = response
+    def _begin(self, conn: _Connection, method: str, head: bytes, no_body: bool, read_timeout) -> asyncio.Future:
+        """Send the request head on ``conn``; the future its answer's headers will resolve."""
+        conn.response = UpstreamResponse(conn, method)
         conn.got_bytes = False
         conn.keep_alive = False
         conn.read_timeout = read_timeout
         conn.headers_future = future = self.loop.create_future()
-        writer = None
-        conn.body_sent = body is None
-        try:
-            conn.transport.write(head)  # type: ignore[union-attr]
-            conn._arm_timer()
-            if body is not None:
-                writer = asyncio.ensure_future(self._send_body(conn, body, length is None))
-                writer.add_done_callback(_consume)
-                conn.writer = writer
-                done, _ = await asyncio.wait((future, writer), return_when=asyncio.FIRST_COMPLETED)
-                if writer in done and writer.exception() is not None:
-                    raise writer.exception()  # type: ignore[misc]
-            return await future
-        except BaseException:
-            conn.headers_future = None
-            if not future.done():
-                future.cancel()
-            if writer is not None and not writer.done():
-                writer.cancel()
-            conn.response = None
-            conn.keep_alive = False
-            conn.close()
-            raise
+        conn.body_sent = no_body
+        conn.transport.write(head)  # type: ignore[union-attr]
+        conn._arm_timer()
+        return future
+
+    @staticmethod
+    def _abandon(conn: _Connection, future: asyncio.Future | None) -> None:
+        """The exchange on ``conn`` failed or was cancelled: the connection is closed, never reused."""
+        conn.headers_future = None
+        if future is not None and not future.done():
+            future.cancel()
+        writer, conn.writer = conn.writer, None
+        if writer is not None and not writer.done():
+            writer.cancel()
+        conn.response = None
+        conn.keep_alive = False
+        conn.close()
+
+    async def _with_body(self, conn: _Connection, future: asyncio.Future, body, chunked: bool) -> UpstreamResponse:
+        """The body is written while the answer is awaited, so a native service that answers early is heard."""
+        writer = asyncio.ensure_future(self._send_body(conn, body, chunked))
+        writer.add_done_callback(_consume)
+        conn.writer = writer
+        done, _ = await asyncio.wait((future, writer), return_when=asyncio.FIRST_COMPLETED)
+        if writer in done and writer.exception() is not None:
+            raise writer.exception()  # type: ignore[misc]
+        return await future
 
     async def _send_body(self, conn: _Connection, body: AsyncIterator[bytes], chunked: bool) -> None:
         transport = conn.transport

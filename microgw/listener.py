@@ -135,8 +135,9 @@ class GuardedServer(Server):
 class GuardedHandler(RequestHandler):
     """One client connection with a header deadline, a place under the cap and JSON errors."""
 
-    _timer: asyncio.TimerHandle | None = None
-    _armed_at = 0  # request count when the header timer was armed
+    _timer: asyncio.TimerHandle | None = None  # the header-deadline check
+    _header_since: float | None = None  # when the header phase under way began; None: none is
+    _armed_at = 0  # request count when that phase began
     _partial = False  # bytes of a request whose headers are not complete yet
     _refused = False
 
@@ -185,22 +186,26 @@ class GuardedHandler(RequestHandler):
         return not self._request_in_progress and not self._messages and not self._partial and not self._force_close
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        self._disarm()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._header_since = None
         if self._refused:
             return
         super().connection_lost(exc)
 
     # --- the header deadline -------------------------------------------------------------------
+    # One timer per connection, left pending between requests: a header phase (from the connection
+    # opening or the first byte of a request until its headers are parsed) only notes when it began,
+    # and the timer, when it fires, times out the phase under way or re-arms for its deadline. A
+    # kept-alive connection thus makes about one timer per header_timeout, not one per request.
 
     def _arm(self) -> None:
-        guard: Guard = self._manager.guard  # type: ignore[union-attr]
+        now = self._loop.time()
+        self._header_since = now
         self._armed_at = self._request_count
-        self._timer = self._loop.call_later(guard.header_timeout, self._header_deadline)
-
-    def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._timer is None:  # a pending one fires earlier and re-arms for this phase
+            self._timer = self._loop.call_at(now + self._manager.guard.header_timeout, self._header_deadline)  # type: ignore[union-attr]
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
@@ -208,14 +213,14 @@ class GuardedHandler(RequestHandler):
         between = not self._request_in_progress and not self._messages
         if between and data:
             self._partial = True
-            if self._timer is None:
+            if self._header_since is None:
                 self._arm()
         super().data_received(data)
         if self._messages:
             self._refuse_http09()
         if self._request_count != self._armed_at:  # a request line and headers were parsed
             self._partial = False
-            self._disarm()
+            self._header_since = None
 
     def _refuse_http09(self) -> None:
         """An HTTP/0.9 request line (no version) becomes a parse error: answered with a JSON 400
@@ -228,9 +233,14 @@ class GuardedHandler(RequestHandler):
 
     def _header_deadline(self) -> None:
         self._timer = None
-        if self._request_in_progress or self._messages or self._request_count != self._armed_at:
+        since = self._header_since
+        if since is None or self._request_in_progress or self._messages or self._request_count != self._armed_at:
             return
         if self.transport is None or self._manager is None:
+            return
+        due = since + self._manager.guard.header_timeout  # type: ignore[attr-defined]
+        if self._loop.time() < due:  # left pending by an earlier phase: wait for this one's deadline
+            self._timer = self._loop.call_at(due, self._header_deadline)
             return
         self._manager.guard.timed_out += 1  # type: ignore[attr-defined]
         if self._partial:

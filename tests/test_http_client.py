@@ -150,6 +150,83 @@ async def test_silent_server_times_out_and_full_pool_waits_no_longer_than_connec
         await server.stop()
 
 
+def answers_then_silence(count: int):
+    """Answers the first ``count`` requests, then never again (same connection)."""
+    seen = []
+
+    def answer(request: bytes) -> bytes:
+        seen.append(request)
+        return ok()(request) if len(seen) <= count else b""
+
+    return answer
+
+
+async def test_read_timeout_fires_on_a_reused_connection_also_when_shorter_than_before():
+    """The read-timeout check stays pending between requests of a kept-alive connection: a later
+    request is still timed out, after its own (shorter or longer) timeout and not sooner."""
+    server = await RawServer(answers_then_silence(2)).start()
+    pool = UpstreamPool(1)
+    loop = asyncio.get_running_loop()
+    try:
+        for read_timeout in (30.0, 0.3):  # answered; the 30 s check is left pending
+            response = await pool.request("GET", server.url + "/", [], read_timeout=read_timeout)
+            assert await response.read() == b"hello"
+            response.release()
+        started = loop.time()
+        with pytest.raises(TimeoutError):  # shorter than the pending 30 s check: armed anew
+            await asyncio.wait_for(pool.request("GET", server.url + "/", [], read_timeout=0.2), 5)
+        assert 0.15 <= loop.time() - started < 2
+        assert server.connections == 1
+    finally:
+        await pool.close()
+        await server.stop()
+
+
+async def test_read_timeout_runs_from_the_request_not_from_an_earlier_one():
+    """A check left pending by an earlier request that fires during a later one waits for the later
+    one's own deadline; an idle pooled connection is not closed by it."""
+    server = await RawServer(answers_then_silence(1)).start()
+    pool = UpstreamPool(1)
+    loop = asyncio.get_running_loop()
+    try:
+        response = await pool.request("GET", server.url + "/", [], read_timeout=0.3)
+        assert await response.read() == b"hello"
+        response.release()
+        await asyncio.sleep(0.2)  # the check of the first request fires 0.1 s into the next one
+        started = loop.time()
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(pool.request("GET", server.url + "/", [], read_timeout=0.3), 5)
+        assert 0.25 <= loop.time() - started < 2
+        assert server.connections == 1  # the idle connection was reused, not closed by the check
+    finally:
+        await pool.close()
+        await server.stop()
+
+
+async def test_read_timeout_is_between_reads_so_a_slow_steady_answer_completes():
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+        for byte in b"hello":
+            await asyncio.sleep(0.1)
+            writer.write(bytes([byte]))
+        await writer.drain()
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(trickle, "127.0.0.1", 0)
+    pool = UpstreamPool(1)
+    try:
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+        response = await pool.request("GET", url, [], read_timeout=0.3)  # 0.5 s in all, 0.1 s apart
+        assert await response.read() == b"hello"
+        response.release()
+    finally:
+        await pool.close()
+        server.close()
+        await server.wait_closed()
+
+
 async def test_refused_and_garbage_answers_are_upstream_errors():
     server = await RawServer(lambda r: b"NOT HTTP AT ALL\r\n\r\n").start()
     pool = UpstreamPool(8)

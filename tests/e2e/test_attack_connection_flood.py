@@ -55,6 +55,30 @@ async def test_slowloris_is_cut_at_the_header_timeout_and_the_cap_turns_away_the
     assert "more like it" in gw.log or gw.log.count("refused a client connection") == 1
 
 
+async def test_header_timeout_counts_from_each_request_on_a_kept_alive_connection(gateway):
+    """Each request's headers get the whole header_timeout from their first byte, also after earlier
+    requests on the connection (whose deadline check may still be pending), and an idle spell
+    longer than it between requests is no timeout (the idle timeout governs that)."""
+    gw = await gateway({"server": {"header_timeout": 1}, **MOCK})
+    loop = asyncio.get_running_loop()
+    full = b"GET /gateway/m/1/ HTTP/1.1\r\nHost: x\r\n\r\n"
+    reader, writer = await _send(gw.ports["http"], full)
+    status, _headers, body = await _read_answer(reader)
+    assert status.startswith(b"HTTP/1.1 200") and body == b"hello"
+    await asyncio.sleep(1.3)  # idle past the header timeout: still open, still served
+    writer.write(full)
+    status, _headers, body = await _read_answer(reader)
+    assert status.startswith(b"HTTP/1.1 200") and body == b"hello"
+    await asyncio.sleep(0.6)  # the next request starts late in the previous request's header deadline
+    writer.write(b"GET /gateway/m/1/ HTTP/1.1\r\nHost: x\r\nX-Slow: a")
+    started = loop.time()
+    status, _headers, body = await _read_answer(reader)
+    waited = loop.time() - started
+    assert status.startswith(b"HTTP/1.1 408") and json.loads(body)["code"] == "header_timeout"
+    assert 0.9 <= waited < 5, waited  # its own full second, not what was left of an earlier one
+    writer.close()
+
+
 async def test_idle_connections_make_room_for_a_new_client(gateway, client):
     gw = await gateway({"server": {"max_connections": 5}, **MOCK})
     idle = [await _send(gw.ports["http"], b"") for _ in range(5)]  # connected, nothing sent
