@@ -22,6 +22,7 @@ from microgw import tracing
 from microgw.errors import EndpointUnreachable, GatewayError
 from microgw.context import RequestContext
 from microgw.http_client import BodyTooLong, ConnectFailed, UpstreamPool, UpstreamResponse
+from microgw.responses import stamp
 
 log = logging.getLogger("microgw.proxy")
 
@@ -236,11 +237,11 @@ class Forwarder:
             wanted = ctx.buffer_answer
             if wanted is True or (wanted is not False and wanted(upstream.header("Content-Type"))):
                 return await self._relay_whole(upstream)
-            return await self._relay(request, upstream)
+            return await self._relay(request, upstream, trace, ctx)
         finally:
             upstream.release()
 
-    async def _relay(self, request: web.Request, upstream: UpstreamResponse) -> web.StreamResponse:
+    async def _relay(self, request: web.Request, upstream: UpstreamResponse, trace, ctx: RequestContext) -> web.StreamResponse:
         length = upstream.content_length
         chunked = upstream.chunked
         if length is not None and length <= SMALL_BODY and not chunked:
@@ -254,6 +255,7 @@ class Forwarder:
             raise GatewayError(504, "upstream_timeout", "The native service did not answer in time") from None
         except OSError:
             raise GatewayError(502, "upstream_unavailable", "The native service broke off its answer") from None
+        stamp(response, trace, ctx)  # what the gateway's answers carry, before the head goes out
         try:
             await response.prepare(request)
             if first:

@@ -21,6 +21,24 @@ def _quote(value: str) -> str:
     return '"' + cleaned.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def stamp(response: web.StreamResponse, trace, ctx) -> None:
+    """What every /gateway answer carries, set before it is prepared: ``Server: microgw`` (never the
+    stack's, nor the native service's), the request id of ``trace`` (a ``tracing.Trace``) and the
+    headers policies asked for (``ctx.answer_headers``; ``Vary`` is merged, not replaced)."""
+    headers = response.headers
+    if trace is not None:
+        headers[trace.header] = trace.request_id
+    headers["Server"] = "microgw"
+    if ctx is not None and ctx.answer_headers:
+        for name, value in ctx.answer_headers:
+            if name == "Vary" and "Vary" in headers:
+                present = {v.strip().lower() for v in headers["Vary"].split(",")}
+                if value.lower() not in present:
+                    headers["Vary"] = headers["Vary"] + ", " + value
+            else:
+                headers[name] = value
+
+
 def challenge(error: GatewayError, realm: str) -> str | None:
     if not error.challenge:
         return None

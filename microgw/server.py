@@ -27,7 +27,7 @@ from microgw.metrics import Metrics
 from microgw.context import RequestContext
 from microgw.http_client import UpstreamPool
 from microgw.proxy import Forwarder
-from microgw.responses import error_response
+from microgw.responses import error_response, stamp
 from microgw.routing import GATEWAY_PREFIX, split_gateway_path
 from microgw.runtime import Runtime
 from microgw.workers import FLUSH, WorkerRole
@@ -335,6 +335,8 @@ class Gateway:
                 response = error_response(GatewayError(500, "internal_error", "Internal gateway error"))
             if route is not None:
                 self.metrics.observe(route.api.name, route.api.version, response.status)
+            if not response.prepared:  # a streamed answer was stamped before it started
+                stamp(response, trace, ctx)
             return response
         finally:
             if ctx is not None and trace is not None:  # the latency split, also for answers that end in an exception
@@ -385,8 +387,8 @@ def _fast_dispatch(app: web.Application, gateway_route, builtins, direct, ready)
     from aiohttp.web_urldispatcher import UrlMappingMatchInfo
 
     match = UrlMappingMatchInfo({}, gateway_route)
-    match.add_app(app)
-    match.freeze()
+    match.current_app = app  # request.app is the app, but no app's response-prepare hooks run:
+    match.freeze()  # _serve and the forward stamp the answers themselves (responses.stamp), no signal
     builtin = frozenset(route.path for route in builtins if route.path.startswith(GATEWAY_PREFIX))
     if any("{" in path for path in builtin):  # a variable built-in path: let the router decide
         return app._handle
@@ -408,24 +410,16 @@ async def _defer_continue(request: web.Request) -> None:
 
 
 async def _answer_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """Say who answers without naming the stack (native services keep their own Server header),
-    give the request id back, and put the headers policies asked for (``ctx.answer_headers``) on
-    any answer, streamed or not."""
+    """Say who answers without naming the stack, give the request id back, and put the headers
+    policies asked for on any answer that went aiohttp's way (built-in endpoints, unknown paths,
+    /gateway requests while starting). /gateway answers that came through _fast_dispatch skip this
+    hook (a signal and three coroutines per answer): the gateway stamps them itself."""
     trace = request.get(tracing.KEY)
-    if trace is not None:
-        response.headers[trace.header] = trace.request_id
     ctx = request.get("microgw")
     if ctx is not None or "Server" not in response.headers or response.headers["Server"].startswith("Python/"):
-        response.headers["Server"] = "microgw"
-    if ctx is not None and ctx.answer_headers:
-        headers = response.headers
-        for name, value in ctx.answer_headers:
-            if name == "Vary" and "Vary" in headers:
-                present = {v.strip().lower() for v in headers["Vary"].split(",")}
-                if value.lower() not in present:
-                    headers["Vary"] = headers["Vary"] + ", " + value
-            else:
-                headers[name] = value
+        stamp(response, trace, ctx)
+    elif trace is not None:
+        response.headers[trace.header] = trace.request_id
 
 
 GC_THRESHOLDS = (20_000, 20, 20)  # Python's are (700, 10, 10)
