@@ -21,7 +21,13 @@ the table shows medians, so a noisy neighbour hurts every target alike. Targets:
 
 One worker/thread/process each, except mgw-jwt-w2. ``--curve 1,2,3`` adds mgw-jwt-wN for each N.
 ``--baseline /work/main`` adds base-jwt: mgw-jwt of another checkout, so a change is judged by the
-ratio mgw-jwt / base-jwt measured in the same rounds (the machine's load shifts between runs).
+ratio mgw-jwt / base-jwt measured in the same rounds (the machine's load shifts between runs); with
+mgw-fresh selected it also adds base-fresh, the other checkout's fresh-token run.
+
+Besides req/s, each round records the CPU time (user + system, the target's whole process tree) per
+request. On a shared machine req/s moves with the neighbours' load (the wait for a core); the CPU a
+request takes moves far less, so "mgw-jwt / mgw-fresh (CPU per request)" is the steadier reading of
+what a fresh token costs (a load that pollutes caches still shows in it).
 """
 
 from __future__ import annotations
@@ -68,8 +74,8 @@ def spawn(argv: list[str], *, env: dict | None = None, log: Path | None = None, 
             out.close()
 
 
-def rss_kib(pid: int) -> int:
-    """Resident memory of ``pid`` and all its descendants (nginx/HAProxy workers, microgw workers)."""
+def tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (nginx/HAProxy workers, microgw workers)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -78,17 +84,43 @@ def rss_kib(pid: int) -> int:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(entry))
-    total, todo = 0, [pid]
+    found, todo = [], [pid]
     while todo:
         current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of ``pid`` and all its descendants."""
+    total = 0
+    for current in tree(pid):
         try:
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1])
         except OSError:
             pass
-        todo.extend(children.get(current, []))
     return total
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by ``pid`` and its living descendants.
+
+    Per request it is the cost a target pays whatever the machine's load: a shared machine changes
+    req/s (waits for a core) far more than it changes the CPU a request takes."""
+    total = 0
+    for current in tree(pid):
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / _TICK
 
 
 # --- peers --------------------------------------------------------------------------------------
@@ -278,12 +310,17 @@ RATIOS = [  # (label, numerator, denominator, metric, target, higher is better)
     ("mgw-jwt / naive (req/s)", "mgw-jwt", "naive", "rps", 1.3, True),
     ("mgw-jwt / haproxy-jwt (req/s)", "mgw-jwt", "haproxy-jwt", "rps", 0.5, True),
     ("mgw-fresh / mgw-jwt (req/s)", "mgw-fresh", "mgw-jwt", "rps", 0.7, True),
+    ("mgw-jwt / mgw-fresh (CPU per request)", "mgw-jwt", "mgw-fresh", "cpu_us", None, True),
     ("mgw-jwt p50 / nginx-proxy p50", "mgw-jwt", "nginx-proxy", "p50_ms", 2.0, False),
     ("mgw-jwt p99 / haproxy-jwt p99", "mgw-jwt", "haproxy-jwt", "p99_ms", 3.0, False),
     ("mgw-jwt-w2 / mgw-jwt (req/s)", "mgw-jwt-w2", "mgw-jwt", "rps", 1.7, True),
     ("mgw-open / naive (req/s)", "mgw-open", "naive", "rps", None, True),
     ("mgw-jwt / base-jwt (req/s)", "mgw-jwt", "base-jwt", "rps", None, True),
     ("mgw-jwt p50 / base-jwt p50", "mgw-jwt", "base-jwt", "p50_ms", None, False),
+    ("mgw-jwt / base-jwt (CPU per request)", "mgw-jwt", "base-jwt", "cpu_us", None, False),
+    ("mgw-fresh / base-fresh (req/s)", "mgw-fresh", "base-fresh", "rps", None, True),
+    ("mgw-fresh / base-fresh (CPU per request)", "mgw-fresh", "base-fresh", "cpu_us", None, False),
+    ("base-fresh / base-jwt (req/s)", "base-fresh", "base-jwt", "rps", None, True),
 ]
 
 
@@ -294,10 +331,11 @@ def summarize(samples: dict[str, list[dict]], rss: dict[str, int]) -> dict[str, 
             "rps": statistics.median(r["rps"] for r in runs),
             "p50_ms": statistics.median(r["p50_ms"] for r in runs),
             "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+            "cpu_us": round(statistics.median(cpus), 1) if (cpus := [r["cpu_us"] for r in runs if "cpu_us" in r]) else None,
             "rss_mib": round(rss.get(name, 0) / 1024, 1),
             "non2xx": sum(r["non2xx"] for r in runs),
             "socket_errors": sorted({r["socket_errors"] for r in runs if r["socket_errors"]}),
-            "rounds": [{k: r[k] for k in ("rps", "p50_ms", "p99_ms")} for r in runs],
+            "rounds": [{k: r[k] for k in ("rps", "p50_ms", "p99_ms", "cpu_us") if k in r} for r in runs],
         }
     return out
 
@@ -305,7 +343,7 @@ def summarize(samples: dict[str, list[dict]], rss: dict[str, int]) -> dict[str, 
 def ratios(table: dict[str, dict]) -> list[dict]:
     rows = []
     for label, num, den, metric, target, higher in RATIOS:
-        if num in table and den in table and table[den][metric]:
+        if num in table and den in table and table[den][metric] and table[num][metric] is not None:
             value = table[num][metric] / table[den][metric]
             met = None if target is None else (value >= target if higher else value <= target)
             rows.append({"ratio": label, "value": round(value, 3), "target": target and (f">= {target}" if higher else f"<= {target}"), "met": met})
@@ -314,16 +352,17 @@ def ratios(table: dict[str, dict]) -> list[dict]:
 
 def show(table: dict[str, dict], rows: list[dict]) -> None:
     base = table.get("naive", {}).get("rps")
-    print(f"\n{'target':<14}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'RSS MiB':>9}{'x naive':>9}  errors")
+    print(f"\n{'target':<14}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU µs':>9}{'RSS MiB':>9}{'x naive':>9}  errors")
     for name, row in table.items():
         rel = f"{row['rps'] / base:.2f}" if base else "-"
         errors = f"non-2xx {row['non2xx']}" if row["non2xx"] else ""
         errors += (" " + ", ".join(row["socket_errors"])) if row["socket_errors"] else ""
-        print(f"{name:<14}{row['rps']:>9.0f}{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}{row['rss_mib']:>9.1f}{rel:>9}  {errors}")
+        cpu = f"{row['cpu_us']:.0f}" if row["cpu_us"] is not None else "-"
+        print(f"{name:<14}{row['rps']:>9.0f}{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}{cpu:>9}{row['rss_mib']:>9.1f}{rel:>9}  {errors}")
     print()
     for row in rows:
         mark = {True: "met", False: "MISSED", None: ""}[row["met"]]
-        print(f"{row['ratio']:<34}{row['value']:>7.2f}  {row['target'] or '':<8} {mark}")
+        print(f"{row['ratio']:<42}{row['value']:>7.2f}  {row['target'] or '':<8} {mark}")
 
 
 # --- main ---------------------------------------------------------------------------------------
@@ -382,6 +421,9 @@ def main() -> None:
         if args.baseline:
             pids["base-jwt"], url = microgw(folder, "base", upstream, cert, 1, stack, repo=Path(args.baseline).resolve())
             targets["base-jwt"] = (f"{url}/gateway/jwt/1.0/hello", auth)
+            if wanted("mgw-fresh"):
+                pids["base-fresh"] = pids["base-jwt"]
+                targets["base-fresh"] = (f"{url}/gateway/jwt/1.0/hello", None)
         workers = sorted({2} | set(curve)) if wanted("mgw-jwt-w2") or curve else sorted(set(curve))
         for n in workers:
             name = f"mgw-jwt-w{n}"
@@ -394,7 +436,7 @@ def main() -> None:
                 continue
             targets[name] = (f"{url}/gateway/jwt/1.0/hello", auth)
         script = None
-        if "mgw-fresh" in targets:
+        if "mgw-fresh" in targets or "base-fresh" in targets:
             print(f"minting {args.tokens} RS256 tokens for mgw-fresh...", file=sys.stderr)
             tokens = folder / "tokens.txt"
             tokens.write_text("\n".join(mint(key, args.tokens)) + "\n")
@@ -402,7 +444,7 @@ def main() -> None:
             script.write_text(FRESH_LUA.format(path=tokens, path_url="/gateway/jwt/1.0/hello"))
         for url in {u for u, _ in targets.values()}:
             wait_http(url, headers=auth)
-        names = [n for n in targets if wanted(n) or n.startswith("mgw-jwt-w") or n == "base-jwt"]
+        names = [n for n in targets if wanted(n) or n.startswith("mgw-jwt-w") or n.startswith("base-")]
         for name in names:  # warm up: pools, caches, JIT-less but branchy code paths
             url, headers = targets[name]
             wrk(url, 2, headers=headers, script=script if headers is None else None)
@@ -412,10 +454,14 @@ def main() -> None:
             order = names[round_no % len(names):] + names[: round_no % len(names)]
             for name in order:
                 url, headers = targets[name]
+                before = cpu_seconds(pids[name]) if name in pids else None
                 result = wrk(url, args.seconds, headers=headers, script=script if headers is None else None)
+                if before is not None and result["requests"]:
+                    result["cpu_us"] = (cpu_seconds(pids[name]) - before) / result["requests"] * 1e6
                 samples[name].append(result)
+                cpu = f"  CPU {result['cpu_us']:.0f} µs/req" if "cpu_us" in result else ""
                 print(f"round {round_no + 1} {name:<13} {result['rps']:>8.0f} req/s  p50 {result['p50_ms']:.2f}  p99 {result['p99_ms']:.2f}"
-                      f"  non-2xx {result['non2xx']}", file=sys.stderr)
+                      f"{cpu}  non-2xx {result['non2xx']}", file=sys.stderr)
             loads.append(load_avg())
         rss = {name: rss_kib(pids[name]) for name in names if name in pids}
     table = summarize(samples, rss)
