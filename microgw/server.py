@@ -22,7 +22,7 @@ from microgw.config.loader import Loaded
 from microgw.endpoints import admin, builtin_routes
 from microgw.errors import Answered, GatewayError, not_found
 from microgw.listener import Guard, GuardedRunner, GuardedSite, connection_cap
-from microgw.logs import AccessLogger, JsonAccessLogger, configure
+from microgw.logs import AccessLogger, JsonAccessLogger, configure, flush_access
 from microgw.metrics import Metrics
 from microgw.context import RequestContext
 from microgw.http_client import UpstreamPool
@@ -245,6 +245,7 @@ class Gateway:
             await previous.close(self._runtime)
         if self._runtime is not None:
             await self._runtime.close()
+        flush_access()  # the last requests' lines go out with the last log lines
         if self.role is not None:
             try:
                 self.role.save_counters(self.metrics.snapshot())

@@ -82,3 +82,24 @@ async def test_start_up_banner_and_a_502_naming_the_native_address(gateway, clie
         assert resp.status == 502
     await gw.wait_for_log(rf"native service of gone/1.0 at http://127.0.0.1:{dead} failed: \w+ \(request id r-502\)")
     assert "s3cret" not in gw.log and "user:pw" not in gw.log
+
+
+async def test_access_lines_keep_their_order_and_are_all_written_at_stop(gateway, upstream, client):
+    """Access lines are written in batches (the event loop does not pay for a log record per
+    request): a warning logged after some requests still comes after their lines, and the lines of
+    the last requests are written when the gateway stops, not lost with a pending batch."""
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        dead = sock.getsockname()[1]
+    gw = await gateway({"apis": [api("echo", f"{upstream.url}/echo"), api("gone", f"http://127.0.0.1:{dead}")]})
+    for request_id, path, status in (("o-1", "echo", 200), ("o-2", "echo", 200), ("o-3", "gone", 502)):
+        async with client.get(f"{gw.http}/gateway/{path}/1.0/x", headers={"X-Request-ID": request_id}) as resp:
+            assert resp.status == status
+    await gw.wait_for_log(r"id=o-3 ")
+    order = [n for n, line in enumerate(gw.lines) for pattern in ("id=o-1 ", "id=o-2 ", r"request id o-3\)", "id=o-3 ") if re.search(pattern, line)]
+    assert len(order) == 4 and order == sorted(order), gw.log  # o-1, o-2, the 502's warning, then its access line
+    for n in range(20):
+        async with client.get(f"{gw.http}/gateway/echo/1.0/x", headers={"X-Request-ID": f"last-{n}"}) as resp:
+            assert resp.status == 200
+    assert await gw.stop() == 0
+    assert [f"last-{n}" for n in range(20)] == re.findall(r"id=(last-\d+) ", gw.log)
