@@ -448,6 +448,22 @@ def _settle_gc(*, again: bool = False) -> None:
     gc.freeze()
     _gc_settled = True
     gc.set_threshold(*GC_THRESHOLDS)
+    _return_free_heap()
+
+
+def _return_free_heap() -> None:
+    """Give the C library's free heap back to the system (glibc's ``malloc_trim``, a few ms).
+
+    What loading needed only for a while (the file's text being parsed, dicts and lists growing,
+    a reload's thread arena) is freed but stays resident in the C heap, waiting for a reuse that
+    mostly never comes: 3 MB at start-up with 10,000 applications, more after reloads."""
+    import ctypes
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim  # the process's own C library
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to do
+        return
+    trim(0)
 
 
 async def serve(gateway: Gateway) -> int:
