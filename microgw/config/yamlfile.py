@@ -51,10 +51,11 @@ class LineMap:
     returned), as a message names the document it checked.
     """
 
-    def __init__(self, text: str, loader_cls, documents: dict[int, int]) -> None:
+    def __init__(self, text: str, loader_cls, documents: list[tuple[int, Any]]) -> None:
         self._text = text
         self._loader_cls = loader_cls
-        self._positions = documents  # id(document) -> its position among the file's documents
+        self._documents = [doc for _, doc in documents]  # alive as long as their ids are keys below
+        self._positions = {id(doc): position for position, doc in documents}  # id -> position in the file
         self._roots: list | None = None
         self._loader = None
 
@@ -376,7 +377,7 @@ def load_yaml_documents(path: Path) -> tuple[list[Any], LineMap]:
     except RecursionError:
         raise ConfigError([ConfigProblem(source, "", "invalid YAML: the document nests too deeply")]) from None
     docs = [doc for _, doc in found if doc is not None]
-    lines = LineMap(text, loader_cls, {id(doc): position for position, doc in found if doc is not None})
+    lines = LineMap(text, loader_cls, [(position, doc) for position, doc in found if doc is not None])
     for doc in docs if aliased else ():  # without aliases a document is as big as its text
         try:
             check_expansion(doc)
