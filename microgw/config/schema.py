@@ -20,11 +20,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
-from jsonschema import Draft202012Validator, validators
-from jsonschema.exceptions import ValidationError, best_match
-from referencing import Registry, Resource
+from typing import TYPE_CHECKING
 
 from microgw.config.secrets import secret_key as _secret_key
+
+if TYPE_CHECKING:  # the jsonschema package loads only to word the messages of a refused document
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
+    from referencing import Registry
 
 ID_PREFIX = "https://schemas.microgw.dev/"
 
@@ -38,20 +41,30 @@ def schema_dir() -> Path:
 
 
 @lru_cache(maxsize=1)
-def _registry() -> Registry:
-    resources = []
+def _schemas() -> dict[str, dict]:
+    """Every schema file by its ``$id``."""
+    found = {}
     for file in sorted(schema_dir().glob("*.schema.json")):
         contents = json.loads(file.read_text(encoding="utf-8"))
-        resources.append((contents["$id"], Resource.from_contents(contents)))
-    return Registry().with_resources(resources)
+        found[contents["$id"]] = contents
+    return found
+
+
+@lru_cache(maxsize=1)
+def _registry() -> Registry:
+    from referencing import Registry, Resource
+
+    return Registry().with_resources((uri, Resource.from_contents(contents)) for uri, contents in _schemas().items())
 
 
 def schema(kind: str) -> dict:
-    return _registry().contents(f"{ID_PREFIX}{kind}.schema.json")
+    return _schemas()[f"{ID_PREFIX}{kind}.schema.json"]
 
 
 @lru_cache(maxsize=None)
 def _validator(kind: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(schema(kind), registry=_registry())
 
 
@@ -62,7 +75,7 @@ def _fast_validator(kind: str) -> Any:
         import jsonschema_rs
     except ImportError:
         return None
-    resources = [(uri, _registry().contents(uri)) for uri in _registry()]
+    resources = list(_schemas().items())
     try:
         return jsonschema_rs.Draft202012Validator(schema(kind), registry=jsonschema_rs.Registry(resources), validate_formats=False)
     except Exception:  # an older or newer jsonschema-rs that reads the schemas otherwise: the walk alone  # noqa: BLE001
@@ -152,6 +165,8 @@ def _describe(error: ValidationError) -> list[tuple[list, str]]:
         for sub in error.context or ():
             branches.setdefault(sub.schema_path[0] if sub.schema_path else -1, []).append(sub)
         fitting = [errors for errors in branches.values() if _branch_fits(errors)]
+        from jsonschema.exceptions import best_match
+
         if len(fitting) == 1:
             return _describe(best_match(fitting[0]))
         if not fitting:
@@ -215,43 +230,64 @@ def validate(document: Any, kind: str = "config", *, partial: bool = False) -> l
 
 
 # --- finding the file-name fields -------------------------------------------------------------
+# Every load resolves the file names a document writes; a walk of the schema beside the document
+# (not a jsonschema validator: that package then loads only for messages) follows what can hold
+# a value: properties, patternProperties, additionalProperties, items, prefixItems, every branch of
+# allOf/anyOf/oneOf, and $ref (into other schema files too).
 
-def _mark(validator, value, instance, schema_) -> Iterator[ValidationError]:
-    if value and isinstance(instance, str):
-        yield ValidationError("path field")
-
-
-def _descend_all(validator, subschemas, instance, schema_) -> Iterator[ValidationError]:
-    for sub in subschemas:
-        yield from validator.descend(instance, sub)
-
-
-def _follow_ref(validator, ref, instance, schema_) -> Iterator[ValidationError]:
-    """Follow ``$ref`` as the finder itself: a referenced file's ``$schema`` would otherwise hand the
-    rest of the walk to a plain validator, which knows no ``x-path`` (policy files were missed)."""
-    resolved = validator._resolver.lookup(ref)
-    contents = resolved.contents
-    if isinstance(contents, dict) and "$schema" in contents:
-        contents = {k: v for k, v in contents.items() if k != "$schema"}
-    yield from validator.descend(instance, contents, resolver=resolved.resolver)
+def _target(ref: str, root: dict) -> tuple[Any, dict]:
+    """The schema ``ref`` names (``#/$defs/x`` in ``root``, or ``other.schema.json[#/$defs/x]``)."""
+    document, _, pointer = ref.partition("#")
+    if document:
+        root = _schemas().get(ID_PREFIX + document) or _schemas().get(document) or {}
+    node: Any = root
+    for part in [p for p in pointer.split("/") if p]:
+        node = node.get(part.replace("~1", "/").replace("~0", "~")) if isinstance(node, dict) else None
+    return node, root
 
 
-_STRUCTURE = ("properties", "items", "prefixItems", "additionalProperties", "patternProperties", "allOf")
-_PathFinder = validators.create(
-    meta_schema=Draft202012Validator.META_SCHEMA,
-    validators={
-        **{k: Draft202012Validator.VALIDATORS[k] for k in _STRUCTURE},
-        "$ref": _follow_ref,
-        "anyOf": _descend_all,
-        "oneOf": _descend_all,
-        "x-path": _mark,
-    },
-)
+def _walk(instance: Any, node: Any, root: dict, path: list, found: list[list], depth: int = 0) -> None:
+    if not isinstance(node, dict) or depth > 64:
+        return
+    if node.get("x-path") and isinstance(instance, str):
+        found.append(list(path))
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        _walk(instance, *_target(ref, root), path, found, depth + 1)
+    for key in ("allOf", "anyOf", "oneOf"):
+        for sub in node.get(key) or ():
+            _walk(instance, sub, root, path, found, depth + 1)
+    if isinstance(instance, dict):
+        properties = node.get("properties") or {}
+        patterns = node.get("patternProperties") or {}
+        extra = node.get("additionalProperties")
+        for key, value in instance.items():
+            path.append(key)
+            matched = key in properties
+            if matched:
+                _walk(value, properties[key], root, path, found, depth + 1)
+            for pattern, sub in patterns.items():
+                if isinstance(key, str) and re.search(pattern, key):
+                    matched = True
+                    _walk(value, sub, root, path, found, depth + 1)
+            if not matched and isinstance(extra, dict):
+                _walk(value, extra, root, path, found, depth + 1)
+            path.pop()
+    elif isinstance(instance, list):
+        prefix = node.get("prefixItems") or []
+        items = node.get("items")
+        for index, value in enumerate(instance):
+            path.append(index)
+            if index < len(prefix):
+                _walk(value, prefix[index], root, path, found, depth + 1)
+            elif isinstance(items, dict):
+                _walk(value, items, root, path, found, depth + 1)
+            path.pop()
 
 
 def _names_no_file(uri: str) -> bool:
     """The schema file ``uri`` marks no file name and refers only inside itself."""
-    text = json.dumps(_registry().contents(uri))
+    text = json.dumps(_schemas()[uri])
     return "x-path" not in text and all(ref.startswith("#") for ref in re.findall(r'"\$ref": "([^"]*)"', text))
 
 
@@ -273,5 +309,7 @@ def path_fields(document: Any, kind: str = "config") -> list[list]:
     if isinstance(document, dict):
         skipped = _pathless_sections(kind)
         document = {key: value for key, value in document.items() if key not in skipped}
-    finder = _PathFinder(schema(kind), registry=_registry())
-    return [list(e.absolute_path) for e in finder.iter_errors(document) if e.validator == "x-path"]
+    found: list[list] = []
+    _walk(document, schema(kind), schema(kind), [], found)
+    unique = {tuple(path): path for path in found}  # a value two branches allow is found twice
+    return list(unique.values())

@@ -63,3 +63,23 @@ def test_file_names_are_found_outside_the_sections_that_hold_none():
 
 def format_parts(parts) -> str:
     return ".".join(map(str, parts))
+
+
+def test_every_file_name_field_is_found_without_the_jsonschema_package():
+    """The file-name fields (``x-path``) are found by a walk of the schemas beside the document:
+    through $ref into other schema files, maps of named stores, both forms of a choice, and a
+    policy's own schema; an API's mock or an application's keys are no file names."""
+    document = {
+        "key_store": {"location": "a", "key_location": "b"}, "trust_store": {"location": "c"},
+        "keystores": {"k1": {"location": "d"}}, "truststores": {"t": {"location": "e"}},
+        "state_dir": "s", "archive_file": ["x.zip", "y.zip"],
+        "logging": {"transactions": {"file": "t.log"}},
+        "apis": [{"name": "a", "version": "1", "mock": {"body": "f"}, "policies": {"validateAPISpec": {"spec": "o.yaml"}}}],
+        "applications": [{"id": "a", "name": "A", "api_keys": ["k.pem"]}],
+    }
+    assert sorted(schema.path_fields(document)) == sorted([
+        ["key_store", "location"], ["key_store", "key_location"], ["trust_store", "location"], ["keystores", "k1", "location"],
+        ["truststores", "t", "location"], ["state_dir"], ["archive_file", 0], ["archive_file", 1], ["logging", "transactions", "file"],
+        ["apis", 0, "policies", "validateAPISpec", "spec"],
+    ])
+    assert schema.path_fields({**document, "archive_file": "z.zip"}).count(["archive_file"]) == 1
