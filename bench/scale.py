@@ -1,14 +1,15 @@
 """A gateway with 10,000 applications: start-up, memory, reloads under load.
 
-Run by hand: ``python bench/scale.py [--apps 10000] [--apis 50] [--connections 1000] [--reloads 10]``
+Run by hand: ``python bench/scale.py [--apps 10000] [--apis 50] [--connections 1000] [--reloads 10] [--rounds 3]``
 (needs ``wrk``: ``apt-get install wrk``). One microgw process on loopback, access log off. Reported:
 
 - start-up: from the process start until serving (``/rest/microgateway/health`` no longer says ``starting``),
   and the CPU the process used until then (on a machine busy with other work the wall time grows, not that);
 - RSS idle, and with ``--connections`` idle keep-alive connections open (each made one request);
-- a reload under load: wrk (32 connections) on a mocked API whose callers are identified by API key
+- reloads under load: wrk (32 connections) on a mocked API whose callers are identified by API key
   among all applications; requests answered per second (the gateway's own counters) for 2 s before
-  the reload, while it runs and 2 s after: the drop against the mean of before and after;
+  a reload, while it runs and 2 s after: the drop against the mean of before and after, for each of
+  ``--rounds`` reloads and their median (a machine shared with other work moves single numbers a lot);
 - RSS after each of ``--reloads`` reloads (the last compared with the first).
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -79,6 +81,7 @@ def main() -> None:
     parser.add_argument("--apis", type=int, default=50)
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--reloads", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3, help="reloads under load, each measured on its own (the median is reported)")
     args = parser.parse_args()
     port = free_port()
     with tempfile.TemporaryDirectory() as folder:
@@ -110,23 +113,29 @@ def main() -> None:
             headers = {"x-Gateway-APIKey": "key-00000-0123456789abcdef"}
             alone = admin_reload(port)  # how long one reload takes without load
             loaded: dict = {}
-            window = round(7 + alone * 8)  # long enough for a reload slowed down by the load, and 2 s after it
+            # each round: 2 s before, the reload, 2 s after; long enough for reloads slowed down by the load
+            window = round(2 + args.rounds * (5 + alone * 8))
             load = threading.Thread(target=lambda: loaded.update(wrk(url, seconds=window, headers=headers)))
             load.start()
             time.sleep(1)
+            drops, took = [], []
             c0, t0 = answered(port), time.monotonic()
-            time.sleep(2)
-            c1, t1 = answered(port), time.monotonic()
-            took = admin_reload(port)
-            c2, t2 = answered(port), time.monotonic()
-            time.sleep(2)
-            c3, t3 = answered(port), time.monotonic()
+            for _ in range(args.rounds):
+                time.sleep(2)
+                c1, t1 = answered(port), time.monotonic()
+                took.append(admin_reload(port))
+                c2, t2 = answered(port), time.monotonic()
+                time.sleep(2)
+                c3, t3 = answered(port), time.monotonic()
+                before, during, after = (c1 - c0) / (t1 - t0), (c2 - c1) / (t2 - t1), (c3 - c2) / (t3 - t2)
+                drops.append(during / ((before + after) / 2) - 1)
+                print(f"throughput:          {before:8.0f} req/s before, {during:8.0f} while the reload ran, {after:8.0f} after"
+                      f" ({drops[-1]:+.0%} against before/after)")
+                c0, t0 = c3, t3
             load.join()
-            before, during, after = (c1 - c0) / (t1 - t0), (c2 - c1) / (t2 - t1), (c3 - c2) / (t3 - t2)
-            base = (before + after) / 2
-            print(f"reload:              {alone:6.2f} s alone, {took:.2f} s under load (wrk -c32)")
-            print(f"throughput:          {before:8.0f} req/s before, {during:8.0f} while the reload ran, {after:8.0f} after"
-                  f" ({during / base - 1:+.0%} against before/after); whole wrk run: p99 {loaded['p99_ms']:.1f} ms, non-2xx {loaded['non2xx']}")
+            print(f"reload:              {alone:6.2f} s alone, {statistics.median(took):.2f} s under load (wrk -c32, median of {args.rounds})")
+            print(f"throughput drop:     {statistics.median(drops):+.0%} median of {args.rounds} reloads under load (each against the 2 s before and after);"
+                  f" whole wrk run: p99 {loaded['p99_ms']:.1f} ms, non-2xx {loaded['non2xx']}")
 
             sizes = []
             for _ in range(args.reloads):
