@@ -36,6 +36,7 @@ class RequestContext:
         "body",
         "method",
         "extras",
+        "trace",
     )
 
     def __init__(self, request: "web.Request", route: "Route", resource: str | None, query: str, protocol: str, client_ip: str) -> None:
@@ -63,6 +64,7 @@ class RequestContext:
         self.body: bytes | None = None  # the request body as a policy read or changed it; None: streamed as sent
         self.answer_headers: list[tuple[str, str]] = []  # set on whatever answer goes out (CORS); Vary is merged
         self.extras: dict[str, Any] = {}
+        self.trace: Any = None  # tracing.Trace of the request, when the gateway began one
 
     def want_answer(self, when: Any = None) -> None:
         """Ask for the native answer whole: always (``when`` None), or only when ``when(content_type)``

@@ -169,6 +169,22 @@ class UpstreamResponse:
                 raise BodyTooLong(limit)
             parts.append(data)
 
+    @property
+    def complete(self) -> bool:
+        """The whole body is here (read with :meth:`take`, no await)."""
+        return self._done and self._error is None
+
+    def take(self, limit: int | None = None) -> bytes:
+        """The rest of a :attr:`complete` body at once; :class:`BodyTooLong` past ``limit`` bytes."""
+        chunks = self._chunks
+        body = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self._buffered = 0
+        self._conn.resume()
+        if limit is not None and len(body) > limit:
+            raise BodyTooLong(limit)
+        return body
+
     def release(self) -> None:
         if not self._released:
             self._released = True

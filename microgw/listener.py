@@ -28,6 +28,7 @@ import time
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http import HttpVersion11
 from aiohttp.http_exceptions import BadHttpMessage
 from aiohttp.streams import EMPTY_PAYLOAD
 from aiohttp.web_protocol import RequestHandler, _ErrInfo
@@ -210,13 +211,13 @@ class GuardedHandler(RequestHandler):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
-        between = not self._request_in_progress and not self._messages
-        if between and data:
-            self._partial = True
+        if not self._partial and data and not self._request_in_progress and not self._messages:
+            self._partial = True  # the first bytes of a request (between requests)
             if self._header_since is None:
                 self._arm()
         super().data_received(data)
-        if self._messages:
+        messages = self._messages
+        if messages and not (len(messages) == 1 and getattr(messages[0][0], "version", None) is HttpVersion11):
             self._refuse_http09()
         if self._request_count != self._armed_at:  # a request line and headers were parsed
             self._partial = False
@@ -224,7 +225,8 @@ class GuardedHandler(RequestHandler):
 
     def _refuse_http09(self) -> None:
         """An HTTP/0.9 request line (no version) becomes a parse error: answered with a JSON 400
-        and the connection closed, never served (nor forwarded without headers)."""
+        and the connection closed, never served (nor forwarded without headers). (The usual single
+        HTTP/1.1 request is let through by the caller without this walk.)"""
         for index, (message, _payload) in enumerate(self._messages):
             version = getattr(message, "version", None)
             if version is not None and version < (1, 0):

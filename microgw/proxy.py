@@ -22,7 +22,7 @@ from microgw import tracing
 from microgw.errors import EndpointUnreachable, GatewayError
 from microgw.context import RequestContext
 from microgw.http_client import BodyTooLong, ConnectFailed, UpstreamPool, UpstreamResponse
-from microgw.responses import stamp
+from microgw.responses import WholeAnswer, stamp
 
 log = logging.getLogger("microgw.proxy")
 
@@ -88,6 +88,18 @@ _GATEWAY_SET = frozenset({"x-forwarded-proto", "x-forwarded-host", "forwarded", 
 _REQUEST_SKIP = HOP_BY_HOP | _GATEWAY_SET | {"x-forwarded-for"}  # X-Forwarded-For: extended, then added
 
 
+@functools.lru_cache(maxsize=64)
+def _skip_with(replaced: frozenset[str]) -> frozenset[str]:
+    """The request headers never passed on, plus ``replaced``: one set per kind of forward, not per request."""
+    return _REQUEST_SKIP | replaced
+
+
+@functools.lru_cache(maxsize=1024)
+def _host_ok(host: str) -> bool:
+    """Is ``host`` a well-formed host[:port]? Remembered: clients send few distinct Host values."""
+    return _HOST.fullmatch(host) is not None
+
+
 def upstream_headers(ctx: RequestContext, replaced: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
     """The client's headers minus hop-by-hop and removed ones, plus forwarding and added headers.
 
@@ -96,11 +108,9 @@ def upstream_headers(ctx: RequestContext, replaced: frozenset[str] = frozenset()
     ``X-User`` as the same variable, which would let a client forge an identity header.
     """
     incoming = ctx.request.headers
-    skip = _REQUEST_SKIP
+    skip = _skip_with(replaced)
     if ctx.remove_headers:
         skip = skip | ctx.remove_headers
-    if replaced:
-        skip = skip | replaced
     if "connection" in incoming and not (listed := _listed(tuple(incoming.getall("Connection")))) <= skip:
         skip = skip | listed
     out = [(name, value) for name, value in incoming.items() if name.lower() not in skip and "_" not in name]
@@ -110,7 +120,7 @@ def upstream_headers(ctx: RequestContext, replaced: frozenset[str] = frozenset()
     out.append(("X-Real-IP", client_ip))
     out.append(("X-Forwarded-Proto", ctx.protocol))
     host = incoming.get("Host")
-    if host and _HOST.fullmatch(host):  # only a well-formed host[:port]: never a list, a path or a second value
+    if host and _host_ok(host):  # only a well-formed host[:port]: never a list, a path or a second value
         out.append(("X-Forwarded-Host", host))
     if ctx.add_headers:
         out += [pair for pair in ctx.add_headers if pair[0].lower() not in replaced] if replaced else ctx.add_headers
@@ -180,7 +190,7 @@ class Forwarder:
         api = route.api
         check_declared_length(request, self.max_body_size)
         url = (ctx.upstream or route.upstream).url(ctx.resource, ctx.query)
-        trace = tracing.of(request)
+        trace = ctx.trace if ctx.trace is not None else tracing.of(request)
         headers = upstream_headers(ctx, _set_by_forward(trace.header if trace is not None else None, ctx.body is not None))
         if trace is not None:  # correlation: the same request id, and the gateway's span as the parent
             headers.append((trace.header, trace.request_id))
@@ -235,7 +245,13 @@ class Forwarder:
                 trace.upstream_seconds = time.perf_counter() - sent
         try:
             wanted = ctx.buffer_answer
-            if wanted is True or (wanted is not False and wanted(upstream.header("Content-Type"))):
+            length = upstream.content_length
+            if (
+                wanted is True or (wanted is not False and wanted(upstream.header("Content-Type")))
+                or (length is not None and length <= SMALL_BODY and not upstream.chunked)
+            ):
+                if upstream.complete and upstream.method != "HEAD":  # the usual short answer is all here: no await
+                    return self._whole_now(upstream)
                 return await self._relay_whole(upstream)
             return await self._relay(request, upstream, trace, ctx)
         finally:
@@ -244,8 +260,6 @@ class Forwarder:
     async def _relay(self, request: web.Request, upstream: UpstreamResponse, trace, ctx: RequestContext) -> web.StreamResponse:
         length = upstream.content_length
         chunked = upstream.chunked
-        if length is not None and length <= SMALL_BODY and not chunked:
-            return await self._relay_whole(upstream)
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=_answer_headers(upstream))
         if length is not None and not chunked:
             response.content_length = length
@@ -291,4 +305,17 @@ class Forwarder:
             raise GatewayError(504, "upstream_timeout", "The native service did not answer in time") from None
         except OSError:
             raise GatewayError(502, "upstream_unavailable", "The native service broke off its answer") from None
-        return web.Response(status=upstream.status, reason=upstream.reason, body=body, headers=_answer_headers(upstream))
+        return WholeAnswer(status=upstream.status, reason=upstream.reason, body=body, headers=_answer_headers(upstream))
+
+    def _whole_now(self, upstream: UpstreamResponse) -> web.Response:
+        """:meth:`_relay_whole` for an answer that is :attr:`~UpstreamResponse.complete` already
+        (not HEAD): the same checks, without a coroutine."""
+        limit = self.max_body_size
+        declared = upstream.content_length
+        if declared is not None and declared > limit:
+            raise _answer_too_large(limit)
+        try:
+            body = upstream.take(limit)
+        except BodyTooLong:
+            raise _answer_too_large(limit) from None
+        return WholeAnswer(status=upstream.status, reason=upstream.reason, body=body, headers=_answer_headers(upstream))

@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 
 from aiohttp import web
+from aiohttp.helpers import must_be_empty_body, rfc822_formatted_time
+from aiohttp.http import SERVER_SOFTWARE, HttpVersion11
+from aiohttp.http_writer import _serialize_headers  # what aiohttp's writer uses: refuses CR/LF in names and values
 
 from microgw.errors import GatewayError
 
@@ -37,6 +40,68 @@ def stamp(response: web.StreamResponse, trace, ctx) -> None:
                     headers["Vary"] = headers["Vary"] + ", " + value
             else:
                 headers[name] = value
+
+
+ONE_BUFFER = 16 * 1024  # up to this body size, head and body are joined into one buffer before the write
+
+
+class WholeAnswer(web.Response):
+    """A response with its whole body in hand (a short native answer, a buffered one) whose head and
+    body leave in one transport write as soon as it is prepared.
+
+    aiohttp's way (prepare -> _start -> _prepare_headers -> hook -> _write_headers, then write_eof ->
+    the writer's write_eof) is about ten coroutines and was some 9 % of the instructions of a
+    proxied request. This does what it does for the common case, in one step: Content-Length,
+    Content-Type, Date and Server defaults, ``Connection: close`` when the connection will not be
+    kept, the app's response-prepare hooks, the header serializer that refuses line breaks, the
+    writer's byte counts (the access log's size), and the wait while the client's socket buffer is
+    full. Anything else (HTTP/1.0, HEAD, 1xx/204/304, a Content-Length already set, compression,
+    cookies, a writer with callbacks) goes aiohttp's way unchanged.
+    """
+
+    async def prepare(self, request):
+        writer = request._payload_writer
+        headers = self._headers
+        body = self._body
+        if (
+            self._eof_sent or self._payload_writer is not None
+            or request.version != HttpVersion11 or must_be_empty_body(request.method, self._status)
+            or not isinstance(body, (bytes, bytearray)) or "Content-Length" in headers
+            or self._chunked or self._compression or self._cookies
+            or writer is None or writer._compress is not None or writer._on_chunk_sent is not None or writer._on_headers_sent is not None
+        ):
+            return await super().prepare(request)
+        keep_alive = self._keep_alive
+        if keep_alive is None:
+            keep_alive = self._keep_alive = request.keep_alive
+        headers["Content-Length"] = str(len(body))
+        if body:
+            headers.setdefault("Content-Type", "application/octet-stream")
+        if "Date" not in headers:
+            headers["Date"] = rfc822_formatted_time()
+        headers.setdefault("Server", SERVER_SOFTWARE)
+        if not keep_alive and "Connection" not in headers:
+            headers["Connection"] = "close"
+        self._req = request
+        self._payload_writer = writer
+        await request._prepare_hook(self)
+        head = _serialize_headers(f"HTTP/1.1 {self._status} {self._reason}", headers)
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("Cannot write to closing transport")
+        if len(body) <= ONE_BUFFER:
+            transport.write(head + body)
+        else:
+            transport.writelines((head, body))
+        size = len(head) + len(body)
+        writer.buffer_size += size
+        writer.output_size += size
+        await writer.drain()  # a client that does not read holds the next answer back, as aiohttp's would
+        self._eof_sent = True
+        self._body_length = writer.output_size
+        self._req = None
+        self._payload_writer = None
+        return writer
 
 
 def challenge(error: GatewayError, realm: str) -> str | None:

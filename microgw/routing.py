@@ -64,8 +64,10 @@ class UpstreamTarget:
                 raise bad_request("The resource path may not change the native service's address", "invalid_path")
         else:
             url = self.prefix if resource is None else self.prefix + "/" + resource
-        queries = "&".join(q for q in (self.query, query) if q)
-        return url + "?" + queries if queries else url
+        own = self.query
+        if own:
+            return f"{url}?{own}&{query}" if query else f"{url}?{own}"
+        return f"{url}?{query}" if query else url
 
 
 def url_origin(url: str) -> str:
@@ -108,7 +110,7 @@ def split_gateway_path(path: str, query: str = "") -> tuple[str, str, str | None
     resource = resource_text if slash else None
     if ("." in resource_text or "%" in resource_text or not resource_text.isascii()) and _climbs(resource_text):
         raise bad_request("The resource path may not contain '.' or '..' segments", "invalid_path")
-    return unquote(name), unquote(version), resource, query
+    return (unquote(name) if "%" in name else name), (unquote(version) if "%" in version else version), resource, query
 
 
 _SEPARATORS = re.compile(r"[/\\]")

@@ -23,7 +23,7 @@ from microgw.keys.providers import FallbackKeySource, KeyFolderWatcher, KeyProbl
 from microgw.keys.static import StaticKeySource
 from microgw.keys.tls import TlsConfigError, client_context
 from microgw.policies import app_signed, pipeline
-from microgw.policies.transport import TransportStage
+from microgw.policies.transport import transport_stages
 from microgw.services import Services
 from microgw.tokens.cache import VerifiedTokenCache
 from microgw.tokens.introspection import Introspector
@@ -191,8 +191,8 @@ def _hmac_sources(applications: ApplicationIndex) -> dict[str, list]:
 
 
 def _route(api: ApiConfig, services: Services) -> Route:
-    stages, exchanges = pipeline.build_pipeline(api, services, [("transport", TransportStage(api))])
-    scoped = pipeline.build_scoped(api, services, lambda scoped_api: [("transport", TransportStage(scoped_api, scoped=True))])
+    stages, exchanges = pipeline.build_pipeline(api, services, transport_stages(api))
+    scoped = pipeline.build_scoped(api, services, lambda scoped_api: transport_stages(scoped_api, scoped=True))
     upstream = UpstreamTarget.parse(api.endpoint, append_resource=api.append_resource) if api.endpoint else None
     tls: Any = True
     if upstream is not None and upstream.prefix.startswith("https:"):

@@ -310,6 +310,7 @@ class Gateway:
                 if route is None:
                     raise not_found("No API matches this path")
                 ctx = RequestContext(request, route, resource, query, "https" if request.secure else "http", request.remote or "")
+                ctx.trace = trace
                 request["microgw"] = ctx
                 stages, exchanges = route.stages, route.exchanges
                 if route.scoped is not None:  # the pipeline of the most specific scope the request is in

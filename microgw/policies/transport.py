@@ -13,6 +13,15 @@ from microgw.errors import GatewayError
 from microgw.context import RequestContext
 
 OVERRIDE_HEADERS = ("X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override")
+ALL_PROTOCOLS = frozenset({"http", "https"})
+
+
+def transport_stages(api: ApiConfig, *, scoped: bool | None = None) -> list:
+    """The pipeline's first stage, as ``[("transport", stage)]``, or nothing when it could refuse
+    nothing (both protocols, every method, no scopes): a stage that always passes still costs a
+    coroutine per request."""
+    stage = TransportStage(api, scoped=scoped)
+    return [("transport", stage)] if stage.refuses_anything() else []
 
 
 class TransportStage:
@@ -23,6 +32,9 @@ class TransportStage:
         self.methods = api.methods
         # scopes choose their pipeline by the request line's method (a scope's own pipeline says scoped=True)
         self.scoped = "scopes" in api.policies if scoped is None else scoped
+
+    def refuses_anything(self) -> bool:
+        return not ALL_PROTOCOLS <= self.protocols or self.methods is not None or self.scoped
 
     async def apply(self, ctx: RequestContext) -> None:
         if ctx.protocol not in self.protocols:
