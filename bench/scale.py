@@ -9,7 +9,9 @@ Run by hand: ``python bench/scale.py [--apps 10000] [--apis 50] [--connections 1
 - reloads under load: wrk (32 connections) on a mocked API whose callers are identified by API key
   among all applications; requests answered per second (the gateway's own counters) for 2 s before
   a reload, while it runs and 2 s after: the drop against the mean of before and after, for each of
-  ``--rounds`` reloads and their median (a machine shared with other work moves single numbers a lot);
+  ``--rounds`` reloads and their median (a machine shared with other work moves single numbers a lot),
+  and the same drop in requests answered per CPU second of the gateway (what the reload takes from
+  serving, whatever else the machine runs);
 - RSS after each of ``--reloads`` reloads (the last compared with the first).
 """
 
@@ -114,27 +116,36 @@ def main() -> None:
             alone = admin_reload(port)  # how long one reload takes without load
             loaded: dict = {}
             # each round: 2 s before, the reload, 2 s after; long enough for reloads slowed down by the load
-            window = round(2 + args.rounds * (5 + alone * 8))
+            window = round(10 + args.rounds * (4 + alone * 14))
             load = threading.Thread(target=lambda: loaded.update(wrk(url, seconds=window, headers=headers)))
             load.start()
             time.sleep(1)
-            drops, took = [], []
-            c0, t0 = answered(port), time.monotonic()
+            drops, per_cpu, took = [], [], []
+
+            def mark() -> tuple[int, float, float]:
+                return answered(port), time.monotonic(), cpu_seconds(proc.pid)
+
+            c0, t0, u0 = mark()
             for _ in range(args.rounds):
                 time.sleep(2)
-                c1, t1 = answered(port), time.monotonic()
+                c1, t1, u1 = mark()
                 took.append(admin_reload(port))
-                c2, t2 = answered(port), time.monotonic()
+                c2, t2, u2 = mark()
                 time.sleep(2)
-                c3, t3 = answered(port), time.monotonic()
+                c3, t3, u3 = mark()
                 before, during, after = (c1 - c0) / (t1 - t0), (c2 - c1) / (t2 - t1), (c3 - c2) / (t3 - t2)
                 drops.append(during / ((before + after) / 2) - 1)
+                # requests per CPU second of the gateway: what the reload costs the serving, whatever
+                # else the machine runs (wrk saturates the gateway: its throughput follows its CPU)
+                efficiency = [(c1 - c0) / max(u1 - u0, 1e-3), (c2 - c1) / max(u2 - u1, 1e-3), (c3 - c2) / max(u3 - u2, 1e-3)]
+                per_cpu.append(efficiency[1] / ((efficiency[0] + efficiency[2]) / 2) - 1)
                 print(f"throughput:          {before:8.0f} req/s before, {during:8.0f} while the reload ran, {after:8.0f} after"
-                      f" ({drops[-1]:+.0%} against before/after)")
-                c0, t0 = c3, t3
+                      f" ({drops[-1]:+.0%} against before/after); per CPU second {per_cpu[-1]:+.0%}")
+                c0, t0, u0 = c3, t3, u3
             load.join()
             print(f"reload:              {alone:6.2f} s alone, {statistics.median(took):.2f} s under load (wrk -c32, median of {args.rounds})")
-            print(f"throughput drop:     {statistics.median(drops):+.0%} median of {args.rounds} reloads under load (each against the 2 s before and after);"
+            print(f"throughput drop:     {statistics.median(drops):+.0%} median of {args.rounds} reloads under load (each against the 2 s before and after),"
+                  f" {statistics.median(per_cpu):+.0%} in requests per CPU second of the gateway;"
                   f" whole wrk run: p99 {loaded['p99_ms']:.1f} ms, non-2xx {loaded['non2xx']}")
 
             sizes = []
