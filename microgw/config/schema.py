@@ -138,12 +138,12 @@ def _suggest(word: str, known: list[str]) -> str:
     return f"; did you mean {lowered[match[0]]!r}?" if match else ""
 
 
-def _unknown_keys(error: ValidationError) -> list[tuple[list, str]]:
+def _unknown_keys(error: ValidationError, prefix: list) -> list[tuple[list, str]]:
     """One problem per unknown key, at the key's own path (its own line), with a likely intended name."""
     sub = error.schema if isinstance(error.schema, dict) else {}
     known = list(sub.get("properties", {}))
     patterns = [re.compile(p) for p in sub.get("patternProperties", {})]
-    path = list(error.absolute_path)
+    path = [*prefix, *error.absolute_path]
     found = []
     for key in error.instance if isinstance(error.instance, dict) else ():
         if key in known or any(p.search(str(key)) for p in patterns):
@@ -155,12 +155,12 @@ def _unknown_keys(error: ValidationError) -> list[tuple[list, str]]:
     return found or [(path, error.message)]
 
 
-def _describe(error: ValidationError) -> list[tuple[list, str]]:
+def _describe(error: ValidationError, prefix: list = []) -> list[tuple[list, str]]:  # noqa: B006 - never changed
     """Paths and plain messages: choices resolved to the branch the value was meant for, types and
     patterns said in words (never a raw regex), unknown keys at their own line; secrets stay hidden."""
     if error.validator in ("oneOf", "anyOf"):
         if isinstance(error.schema, dict) and "x-message" in error.schema:
-            return [(list(error.absolute_path), error.schema["x-message"])]
+            return [([*prefix, *error.absolute_path], error.schema["x-message"])]
         branches: dict[int, list[ValidationError]] = {}
         for sub in error.context or ():
             branches.setdefault(sub.schema_path[0] if sub.schema_path else -1, []).append(sub)
@@ -168,19 +168,19 @@ def _describe(error: ValidationError) -> list[tuple[list, str]]:
         from jsonschema.exceptions import best_match
 
         if len(fitting) == 1:
-            return _describe(best_match(fitting[0]))
+            return _describe(best_match(fitting[0]), prefix)
         if not fitting:
             alternatives = error.validator_value if isinstance(error.validator_value, list) else []
             types = [t for alt in alternatives if isinstance(alt, dict) for t in ([alt["type"]] if isinstance(alt.get("type"), str) else alt.get("type", []))]
             if types:
-                secret = _secret_path(list(error.absolute_path)) and not isinstance(error.instance, (dict, list, bool)) and error.instance is not None
+                secret = _secret_path([*prefix, *error.absolute_path]) and not isinstance(error.instance, (dict, list, bool)) and error.instance is not None
                 got = "the value is not shown: it is a secret" if secret else f"got {_shown(error.instance)}"
-                return [(list(error.absolute_path), f"expected {_expected_types(list(dict.fromkeys(types)))}, {got}")]
+                return [([*prefix, *error.absolute_path], f"expected {_expected_types(list(dict.fromkeys(types)))}, {got}")]
         if error.context:
-            return _describe(best_match(error.context))
-    path = list(error.absolute_path)
+            return _describe(best_match(error.context), prefix)
+    path = [*prefix, *error.absolute_path]
     if error.validator == "additionalProperties":
-        return _unknown_keys(error)
+        return _unknown_keys(error, prefix)
     if _secret_path(path):
         if error.validator == "type":
             got = "got " + _kind(error.instance) if isinstance(error.instance, (dict, list, bool)) or error.instance is None else "the value is not shown: it is a secret"
@@ -224,9 +224,88 @@ def validate(document: Any, kind: str = "config", *, partial: bool = False) -> l
     """
     if _surely_valid(document, kind):  # valid as a whole is valid in part too
         return []
-    found = [item for error in _errors(_validator(kind), document, partial) for item in _describe(error)]
+    found = []
+    for prefix, instance, validator in _walks(document, kind):
+        found += [item for error in _errors(validator, instance, partial) for item in _describe(error, prefix)]
     found.sort(key=lambda item: [str(p) for p in item[0]])
     return found
+
+
+def _walks(document: Any, kind: str) -> list[tuple[list, Any, Any]]:
+    """What the slow walk must visit to word the compiled validator's errors: the list items they
+    are in, each against the schema of the list's items, when every error is inside an item of a
+    list reached through ``properties`` alone (one bad application among 10,000: 0.1 s, not 8 s);
+    otherwise the whole document. An item's errors never depend on its siblings."""
+    whole = [([], document, _validator(kind))]
+    fast = _fast_validator(kind)
+    if fast is None:
+        return whole
+    try:
+        paths = [list(error.instance_path) for error in fast.iter_errors(document)]
+    except Exception:  # a value it cannot read (a YAML date, ...)  # noqa: BLE001
+        return whole
+    items: dict[tuple, list] = {}
+    for path in paths:
+        cut = next((i for i, part in enumerate(path) if isinstance(part, int)), None)
+        if cut is None or not all(isinstance(part, str) for part in path[:cut]):
+            return whole
+        items[tuple(path[: cut + 1])] = path[: cut + 1]
+    if not items:
+        return whole
+    walks = []
+    for prefix in items.values():
+        pointer = _items_pointer(kind, prefix[:-1])
+        instance = document
+        try:
+            for part in prefix:
+                instance = instance[part]
+        except (KeyError, IndexError, TypeError):
+            return whole
+        if pointer is None:
+            return whole
+        walks.append((prefix, instance, _sub_validator(*pointer)))
+    return walks
+
+
+def _items_pointer(kind: str, parts: list) -> tuple[str, str] | None:
+    """(schema file id, JSON pointer) of the items of the list at ``parts`` when the way there is
+    ``properties`` (and plain ``$ref`` hops) only; None otherwise."""
+    uri = f"{ID_PREFIX}{kind}.schema.json"
+    root = _schemas()[uri]
+    node: Any = root
+    pointer = ""
+    for part in [*parts, None]:  # None: the list's items
+        for _ in range(8):  # plain $ref hops
+            if not (isinstance(node, dict) and isinstance(node.get("$ref"), str) and set(node) <= {"$ref", "description"}):
+                break
+            document, _, target = node["$ref"].partition("#")
+            if document:
+                uri = ID_PREFIX + document
+                root = _schemas().get(uri)
+                if root is None:
+                    return None
+            node, pointer = root, target.rstrip("/")
+            for piece in [p for p in target.split("/") if p]:
+                node = node.get(piece) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            return None
+        if part is None:
+            if not isinstance(node.get("items"), dict) or set(node) & {"prefixItems", "anyOf", "oneOf", "allOf", "$ref"}:
+                return None
+            return uri, f"{pointer}/items"
+        properties = node.get("properties")
+        if not isinstance(properties, dict) or part not in properties or set(node) & {"anyOf", "oneOf", "allOf", "$ref"}:
+            return None
+        escaped = part.replace("~", "~0").replace("/", "~1")
+        node, pointer = properties[part], f"{pointer}/properties/{escaped}"
+    return None
+
+
+@lru_cache(maxsize=None)
+def _sub_validator(uri: str, pointer: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator({"$ref": f"{uri}#{pointer}"}, registry=_registry())
 
 
 # --- finding the file-name fields -------------------------------------------------------------
