@@ -18,9 +18,7 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Iterator
 
 from microgw.config.secrets import secret_key as _secret_key
 
@@ -138,7 +136,7 @@ def _suggest(word: str, known: list[str]) -> str:
     return f"; did you mean {lowered[match[0]]!r}?" if match else ""
 
 
-def _unknown_keys(error: ValidationError, prefix: list) -> list[tuple[list, str]]:
+def _unknown_keys(error: ValidationError, prefix: list | tuple) -> list[tuple[list, str]]:
     """One problem per unknown key, at the key's own path (its own line), with a likely intended name."""
     sub = error.schema if isinstance(error.schema, dict) else {}
     known = list(sub.get("properties", {}))
@@ -155,7 +153,7 @@ def _unknown_keys(error: ValidationError, prefix: list) -> list[tuple[list, str]
     return found or [(path, error.message)]
 
 
-def _describe(error: ValidationError, prefix: list = []) -> list[tuple[list, str]]:  # noqa: B006 - never changed
+def _describe(error: ValidationError, prefix: list | tuple = ()) -> list[tuple[list, str]]:
     """Paths and plain messages: choices resolved to the branch the value was meant for, types and
     patterns said in words (never a raw regex), unknown keys at their own line; secrets stay hidden."""
     if error.validator in ("oneOf", "anyOf"):
