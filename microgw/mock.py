@@ -11,7 +11,7 @@ from aiohttp import web
 from microgw.errors import GatewayError
 from microgw.context import RequestContext
 from microgw.proxy import check_declared_length, upstream_headers
-from microgw.responses import json_response
+from microgw.responses import WholeAnswer, json_response
 
 ECHO_BODY_LIMIT = 1 << 20
 
@@ -19,7 +19,7 @@ ECHO_BODY_LIMIT = 1 << 20
 async def answer(ctx: RequestContext) -> web.StreamResponse:
     mock = ctx.route.api.mock
     if not mock.echo:
-        return web.Response(status=mock.status, body=mock.body, headers=dict(mock.headers))
+        return WholeAnswer(status=mock.status, body=mock.body, headers=dict(mock.headers))
     request = ctx.request
     check_declared_length(request, ECHO_BODY_LIMIT)
     chunks: list[bytes] = [ctx.body] if ctx.body is not None else []

@@ -79,3 +79,20 @@ async def test_head_and_204_answers_carry_no_body_and_keep_the_framing(gateway, 
     status, headers, body = await _answer(reader)
     assert status == "HTTP/1.1 200 OK" and body == b"status"
     writer.close()
+
+
+async def test_the_gateways_own_answers_keep_the_connection_and_their_headers(gateway, upstream):
+    gw = await gateway({"apis": [{"name": "w", "version": "1.0", "endpoint": upstream.url},
+                                 {"name": "m", "version": "1.0", "mock": {"status": 202, "body": "mocked", "headers": {"X-Mock": "1"}}}]})
+    reader, writer = await _open(gw)
+    writer.write(b"GET /gateway/nope/1.0/x HTTP/1.1\r\nHost: gw\r\n\r\n")
+    status, headers, body = await _answer(reader)
+    assert status == "HTTP/1.1 404 Not Found" and headers["content-type"] == "application/json"
+    assert headers["cache-control"] == "no-store" and headers["server"] == "microgw" and "x-request-id" in headers
+    assert b'"code":"not_found"' in body and headers["content-length"] == str(len(body))
+    writer.write(b"GET /gateway/m/1.0/ HTTP/1.1\r\nHost: gw\r\n\r\n")  # the same connection, a static mock
+    status, headers, body = await _answer(reader)
+    assert status == "HTTP/1.1 202 Accepted" and body == b"mocked" and headers["x-mock"] == "1" and headers["server"] == "microgw"
+    writer.write(_request("/status/200"))
+    assert (await _answer(reader))[2] == b"status"
+    writer.close()
