@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, free_port, wait_http  # noqa: E402
-from peers import BODY, UPSTREAM_SERVER, keys, load_avg, microgw, mint, nginx, spawn, wrk  # noqa: E402
+from peers import keys, load_avg, microgw, mint, spawn, upstream_nginx, wrk  # noqa: E402
 
 KINDS = ("aio-hello", "raw-hello", "aio-proxy", "raw-proxy")
 
@@ -37,10 +37,7 @@ def main() -> None:
         folder = Path(tmp)
         key, cert = keys(folder)
         auth = {"Authorization": f"Bearer {mint(key, 1)[0]}"}
-        up_port = free_port()
-        nginx(folder, "upstream", UPSTREAM_SERVER.format(port=up_port, body=BODY), stack)
-        upstream = f"http://127.0.0.1:{up_port}"
-        wait_http(f"{upstream}/")
+        _, upstream = upstream_nginx(folder, stack)
         targets: dict[str, tuple[str, dict]] = {}
         for kind in KINDS:
             port = free_port()

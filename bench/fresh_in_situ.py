@@ -33,11 +33,10 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, free_port, wait_http, wait_started  # noqa: E402
-from peers import BODY, FRESH_LUA, UPSTREAM_SERVER, cpu_seconds, keys, load_avg, microgw_config, mint, nginx, spawn, wrk  # noqa: E402
+from common import REPO, wait_http, wait_started  # noqa: E402
+from peers import FRESH_LUA, cpu_seconds, keys, load_avg, mint, spawn, upstream_nginx, write_microgw_config, wrk  # noqa: E402
 
 STATS_SIGNAL = signal.SIGUSR2  # the gateway writes and resets its timings
 RS256_SIGNAL = signal.SIGURG  # the gateway starts / stops one extra RS256 check per request
@@ -125,15 +124,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fresh-") as tmp, ExitStack() as stack:
         folder = Path(tmp)
         key, cert = keys(folder)
-        up_port = free_port()
-        nginx(folder, "upstream", UPSTREAM_SERVER.format(port=up_port, body=BODY), stack)
-        upstream = f"http://127.0.0.1:{up_port}"
-        wait_http(f"{upstream}/")
-        port = free_port()
-        state = folder / "state"
-        state.mkdir()
-        config = folder / "mgw.yml"
-        config.write_text(yaml.safe_dump(microgw_config(upstream, port, cert, state, 1)))
+        _, upstream = upstream_nginx(folder, stack)
+        config, port = write_microgw_config(folder, "mgw", upstream, cert)
         stats = folder / "stats.jsonl"
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         proc = stack.enter_context(spawn([sys.executable, __file__, "--serve", str(config), str(stats)], env=env, log=folder / "mgw.log"))

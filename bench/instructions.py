@@ -27,11 +27,10 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, free_port, wait_http  # noqa: E402
-from peers import BODY, UPSTREAM_SERVER, keys, microgw_config, mint, nginx  # noqa: E402
+from common import REPO, wait_http  # noqa: E402
+from peers import keys, mint, upstream_nginx, write_microgw_config  # noqa: E402
 
 CONNECTIONS = 8
 
@@ -54,11 +53,7 @@ async def load(port: int, path: str, headers: dict, total: int, status: bytes) -
 
 
 def count(checkout: Path, folder: Path, name: str, upstream: str, cert: Path, api: str, headers: dict, requests: int) -> float:
-    port = free_port()
-    state = folder / f"{name}-state"
-    state.mkdir()
-    config = folder / f"{name}.yml"
-    config.write_text(yaml.safe_dump(microgw_config(upstream, port, cert, state, 1)))
+    config, port = write_microgw_config(folder, name, upstream, cert)
     out = folder / f"callgrind.{name}"
     argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}.%p", sys.executable, "-m", "microgw", "start", "-c", str(config)]
     proc = subprocess.Popen(argv, cwd=checkout, env={**os.environ, "PYTHONPATH": str(checkout)},
@@ -93,10 +88,7 @@ def main() -> None:
         folder = Path(tmp)
         key, cert = keys(folder)
         token = mint(key, 1)[0]
-        up_port = free_port()
-        nginx(folder, "upstream", UPSTREAM_SERVER.format(port=up_port, body=BODY), stack)
-        upstream = f"http://127.0.0.1:{up_port}"
-        wait_http(f"{upstream}/")
+        _, upstream = upstream_nginx(folder, stack)
         headers = {"Authorization": f"Bearer {token}"} if args.api == "jwt" else {}
         first = None
         for name, checkout in checkouts.items():

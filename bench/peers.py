@@ -256,12 +256,27 @@ def microgw_config(upstream: str, port: int, cert: Path, state: Path, workers: i
     }
 
 
-def microgw(folder: Path, name: str, upstream: str, cert: Path, workers: int, stack: ExitStack, repo: Path = REPO) -> tuple[int, str]:
+def write_microgw_config(folder: Path, name: str, upstream: str, cert: Path, workers: int = 1) -> tuple[Path, int]:
+    """``<name>.yml`` (and its state folder) for a gateway on a free port: the path and the port."""
     port = free_port()
     state = folder / f"{name}-state"
     state.mkdir()
     path = folder / f"{name}.yml"
     path.write_text(yaml.safe_dump(microgw_config(upstream, port, cert, state, workers)))
+    return path, port
+
+
+def upstream_nginx(folder: Path, stack: ExitStack) -> tuple[int, str]:
+    """The nginx every target is measured behind, answering BODY: its pid and URL, once it answers."""
+    port = free_port()
+    pid = nginx(folder, "upstream", UPSTREAM_SERVER.format(port=port, body=BODY), stack)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/")
+    return pid, url
+
+
+def microgw(folder: Path, name: str, upstream: str, cert: Path, workers: int, stack: ExitStack, repo: Path = REPO) -> tuple[int, str]:
+    path, port = write_microgw_config(folder, name, upstream, cert, workers)
     env = {**os.environ, "PYTHONPATH": str(repo)}
     proc = stack.enter_context(spawn([sys.executable, "-m", "microgw", "start", "-c", str(path)], env=env, log=folder / f"{name}.log", cwd=repo))
     url = f"http://127.0.0.1:{port}"
@@ -393,10 +408,9 @@ def main() -> None:
         key, cert = keys(folder)
         token = mint(key, 1)[0]
         auth = {"Authorization": f"Bearer {token}"}
-        up_port = free_port()
-        pids: dict[str, int] = {"upstream": nginx(folder, "upstream", UPSTREAM_SERVER.format(port=up_port, body=BODY), stack)}
-        upstream = f"http://127.0.0.1:{up_port}"
-        wait_http(f"{upstream}/")
+        upstream_pid, upstream = upstream_nginx(folder, stack)
+        up_port = int(upstream.rsplit(":", 1)[1])
+        pids: dict[str, int] = {"upstream": upstream_pid}
         targets: dict[str, tuple[str, dict]] = {"upstream": (f"{upstream}/hello", {})}
         if wanted("nginx-proxy"):
             port = free_port()

@@ -21,11 +21,10 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, free_port, wait_http  # noqa: E402
-from peers import BODY, UPSTREAM_SERVER, keys, microgw_config, mint, nginx, wrk  # noqa: E402
+from common import REPO, wait_http  # noqa: E402
+from peers import keys, mint, upstream_nginx, write_microgw_config, wrk  # noqa: E402
 
 
 def main() -> None:
@@ -39,15 +38,8 @@ def main() -> None:
         folder = Path(tmp)
         key, cert = keys(folder)
         token = mint(key, 1)[0]
-        up_port = free_port()
-        nginx(folder, "upstream", UPSTREAM_SERVER.format(port=up_port, body=BODY), stack)
-        upstream = f"http://127.0.0.1:{up_port}"
-        wait_http(f"{upstream}/")
-        port = free_port()
-        state = folder / "state"
-        state.mkdir()
-        config = folder / "mgw.yml"
-        config.write_text(yaml.safe_dump(microgw_config(upstream, port, cert, state, 1)))
+        _, upstream = upstream_nginx(folder, stack)
+        config, port = write_microgw_config(folder, "mgw", upstream, cert)
         out = Path(args.out) if args.out else folder / "gateway.prof"
         argv = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "microgw", "start", "-c", str(config)]
         proc = subprocess.Popen(argv, cwd=REPO, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, stderr=open(folder / "mgw.log", "wb"))
