@@ -50,13 +50,8 @@ def configure(level: str, tag: str | None = None, *, access_json: bool = False) 
         atexit.register(listener.stop)  # writes what is queued before the process ends
         atexit.register(flush_access)  # runs first (atexit is last in, first out)
         root.addHandler(handler)
-    access = logging.getLogger("microgw.access")
-    if access_json and _access_lines is not None and not any(getattr(h, "_microgw", False) for h in access.handlers):
-        handler = _InOrder(_access_lines.queue_put, raw=True)  # other writers of the access log (logInvocation)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        handler._microgw = True  # type: ignore[attr-defined]
-        access.addHandler(handler)
-        access.propagate = False
+    if _access_lines is not None:
+        _access_lines.json = access_json
     root.setLevel(level)
     logging.getLogger("microgw").setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.INFO)
@@ -80,6 +75,7 @@ class AccessLines:
     def __init__(self, put, prefix: str) -> None:
         self.queue_put = put  # the writer thread's queue
         self.prefix = prefix  # "[worker 1] " in a --workers group
+        self.json = False  # logging.access_log_format json: bare lines, no time/level prefix
         self._lines: list[str] = []
         self._timer: asyncio.TimerHandle | None = None
         self._second = -1
@@ -114,6 +110,27 @@ class AccessLines:
 
 
 _access_lines: AccessLines | None = None  # set by configure(); None when embedded (plain logging then)
+_ACCESS = logging.getLogger("microgw.access")
+
+
+def access_line(message: str) -> None:
+    """One line of the access log's stream, as its format writes it (text with time and level, or
+    the bare line for ``json``): the access logger's lines and logInvocation's ``access_log``
+    records go the same way, batched, in the order they were made."""
+    lines = _access_lines
+    if lines is None:  # logging not set up by configure() (an embedding program): plain logging
+        _ACCESS.info("%s", message)
+    else:
+        lines.add(message if lines.json else lines.text(message))
+
+
+class AccessStream:
+    """The access log's stream for other writers (logInvocation's ``access_log`` destination): what
+    the logging level lets through goes out with the access lines."""
+
+    def info(self, _format: str, line: str) -> None:  # the call a logging.Logger answers
+        if _ACCESS.isEnabledFor(logging.INFO):
+            access_line(line)
 
 
 def flush_access() -> None:
@@ -145,28 +162,14 @@ class _InOrder(QueueHandler):
     """A queue handler that first hands over the access lines logged before its record (on the
     loop's thread, where they are batched), so nothing in the log appears out of order."""
 
-    def __init__(self, target, *, raw: bool = False) -> None:
-        super().__init__(target if not callable(target) else _PutOnly(target))
-        self.raw = raw
+    def __init__(self, target) -> None:
+        super().__init__(target)
         self._loop_thread = threading.get_ident()
 
     def enqueue(self, record: logging.LogRecord) -> None:
         if _access_lines is not None and _access_lines._lines and threading.get_ident() == self._loop_thread:
             _access_lines.flush()
         super().enqueue(record)
-
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        record = super().prepare(record)
-        if self.raw:
-            record.microgw_raw = True  # type: ignore[attr-defined]
-        return record
-
-
-class _PutOnly:
-    """A queue-like wrapper of a put function (QueueHandler calls ``put_nowait``)."""
-
-    def __init__(self, put) -> None:
-        self.put_nowait = put
 
 
 class RedactBadRequests(logging.Filter):
@@ -204,11 +207,7 @@ class AccessLogger(AbstractAccessLogger):
             f"{time * 1000:.1f}ms api={api} app={app} id={trace.request_id if trace is not None else '-'} "
             f"upstream={f'{upstream * 1000:.1f}ms' if upstream is not None else '-'}"
         )
-        lines = _access_lines
-        if lines is None:  # logging not set up by configure() (an embedding program): plain logging
-            self.logger.info("%s", message)
-        else:
-            lines.add(lines.text(message))
+        access_line(message)
 
     @property
     def enabled(self) -> bool:
@@ -238,8 +237,4 @@ class JsonAccessLogger(AccessLogger):
             "request_id": trace.request_id if trace is not None else None,
             "trace_id": trace.trace_id if trace is not None else None,
         }
-        line = orjson.dumps(record).decode()
-        if _access_lines is None:
-            self.logger.info("%s", line)
-        else:
-            _access_lines.add(line)
+        access_line(orjson.dumps(record).decode())

@@ -41,6 +41,7 @@ import orjson
 from microgw.config.model import ApiConfig, TransactionLogging
 from microgw.context import RequestContext
 from microgw.errors import GatewayError
+from microgw.logs import AccessStream
 from microgw.policies.bodies import kind_of, request_body, OTHER
 from microgw.policies.unit import Policy, Send, Staged
 from microgw.policies.vendor import Unsupported, VendorAction, VendorTemplate, first
@@ -300,7 +301,7 @@ def build(api: ApiConfig, config: LogConfig, services: "Services") -> Staged:
     outputs = []
     for destination in config.destinations:
         if destination == "access_log":
-            outputs.append(logging.getLogger("microgw.access"))
+            outputs.append(AccessStream())
         elif destination == "stdout":
             outputs.append(_writer("stdout"))
         else:

@@ -69,6 +69,23 @@ async def test_access_log_as_json_lines(gateway, upstream, client):
     assert "secret-in-query" not in gw.log
 
 
+async def test_invocation_records_in_a_json_access_log_are_bare_json_lines(gateway, upstream, client):
+    """logInvocation's access_log destination writes into the access log's stream in its format:
+    with ``json``, each record is a whole line a collector reads as one object, after the access
+    lines of the requests before it."""
+    gw = await gateway({
+        "logging": {"access_log_format": "json"},
+        "apis": [{**api("echo", f"{upstream.url}/echo"), "policies": {"logInvocation": {"destinations": ["access_log"]}}}],
+    })
+    for request_id in ("j-1", "j-2"):
+        async with client.get(f"{gw.http}/gateway/echo/1.0/a", headers={"X-Request-ID": request_id}) as resp:
+            assert resp.status == 200
+    await gw.wait_for_log(r'^\{"ts":"[^"]*","client":.*"request_id":"j-2"')  # j-2's access line: written after its record
+    invocations = [json.loads(line) for line in gw.lines if '"kind":"invocation"' in line]
+    assert [record["request_id"] for record in invocations] == ["j-1", "j-2"]
+    assert all(record["api"] == "echo" and record["status"] == 200 for record in invocations)
+
+
 async def test_start_up_banner_and_a_502_naming_the_native_address(gateway, client):
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
