@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 
+from microgw.errors import invalid_credentials
+
 
 def parse_basic(header: str | None) -> tuple[str, str] | None:
     """``Basic dXNlcjpwdw==`` -> ("user", "pw"); None when absent or not Basic; ValueError when malformed."""
@@ -21,6 +23,14 @@ def parse_basic(header: str | None) -> tuple[str, str] | None:
     if not sep:
         raise ValueError("malformed Basic credentials")
     return user, password
+
+
+def presented_basic(header: str | None) -> tuple[str, str] | None:
+    """:func:`parse_basic` as the endpoints and policies answer it: a malformed header is a 401."""
+    try:
+        return parse_basic(header)
+    except ValueError:
+        raise invalid_credentials("Malformed Basic credentials") from None
 
 
 def parse_bearer(header: str | None) -> str | None:

@@ -30,7 +30,7 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
-from microgw.credentials import parse_basic
+from microgw.credentials import presented_basic
 from microgw.errors import GatewayError, TokenError, bad_request, invalid_credentials, missing_credentials
 from microgw.policies.app_signed import is_app_signed
 from microgw.responses import error_response, json_response
@@ -71,10 +71,7 @@ async def _authenticate_caller(services: "Services", request: web.Request) -> No
     key = request.headers.get(services.settings.api_key_header)
     authorization = request.headers.get("Authorization")
     if authorization:
-        try:
-            credentials = parse_basic(authorization)
-        except ValueError:
-            raise invalid_credentials("Malformed Basic credentials") from None
+        credentials = presented_basic(authorization)
         if credentials is not None:
             user, password = credentials
             client = request.remote or ""  # fairness and backoff per caller, as on every other password check

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from aiohttp import web
 
-from microgw.credentials import parse_basic, parse_bearer
+from microgw.credentials import parse_bearer, presented_basic
 from microgw.errors import GatewayError, bad_request, forbidden, invalid_credentials, missing_credentials
 from microgw.keys.publish import jwks_document
 from microgw.policies.app_signed import applications_of_token
@@ -94,10 +94,7 @@ async def user_token(gateway: "GatewayHost", request: web.Request) -> web.Respon
 
 
 async def _basic_user(services: "Services", request: web.Request) -> str:
-    try:
-        credentials = parse_basic(request.headers.get("Authorization"))
-    except ValueError:
-        raise invalid_credentials("Malformed Basic credentials") from None
+    credentials = presented_basic(request.headers.get("Authorization"))
     if credentials is None:
         raise missing_credentials("A gateway user name and password are required (HTTP Basic)", "Basic")
     user, password = credentials
@@ -137,10 +134,7 @@ async def identify_application(services: "Services", request: web.Request) -> An
         found[app.id] = app
     authorization = request.headers.get("Authorization")
     if authorization:
-        try:
-            basic = parse_basic(authorization)
-        except ValueError:
-            raise invalid_credentials("Malformed Basic credentials") from None
+        basic = presented_basic(authorization)
         token = parse_bearer(authorization)
         if basic is not None:
             presented = True

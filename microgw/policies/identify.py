@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from microgw.config.model import ApiConfig
 from microgw.config.policy_spec import PolicyChecks
 from microgw.context import RequestContext
-from microgw.credentials import parse_basic
+from microgw.credentials import presented_basic
 from microgw.errors import GatewayError, invalid_credentials, missing_credentials
 from microgw.policies import jwt
 from microgw.policies import oauth2
@@ -234,10 +234,7 @@ class IdentifyStage:
                 raise invalid_credentials("Unknown API key", "APIKey")
             return (app,)
         if kind == "httpBasicAuth":
-            try:
-                credentials = parse_basic(ctx.request.headers.get("Authorization"))
-            except ValueError:
-                raise invalid_credentials("Malformed Basic credentials") from None
+            credentials = presented_basic(ctx.request.headers.get("Authorization"))
             if credentials is None:
                 return None
             user, password = credentials
