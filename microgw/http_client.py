@@ -465,9 +465,17 @@ class UpstreamPool:
                 waiter.set_result(None)
                 return
 
+    def _try_enter(self, share) -> bool:
+        """Take one of ``share``'s places if one is free now."""
+        busy = self._busy.get(share, 0)
+        if busy >= self.per_share:  # type: ignore[operator]
+            return False
+        self._busy[share] = busy + 1
+        return True
+
     async def _enter(self, share, deadline: float | None) -> None:
         """Take one of ``share``'s places; waiting for one counts against the connect deadline."""
-        while self._busy.get(share, 0) >= self.per_share:  # type: ignore[operator]
+        while not self._try_enter(share):
             waiter = self.loop.create_future()
             self._share_waiters.setdefault(share, collections.deque()).append(waiter)
             timeout = None if deadline is None else max(0.0, deadline - self.loop.time())
@@ -479,7 +487,6 @@ class UpstreamPool:
                 if waiter.done() and not waiter.cancelled():
                     self._wake_share(share)  # the place we were given goes to the next in line
                 raise
-        self._busy[share] = self._busy.get(share, 0) + 1
 
     def _leave(self, share) -> None:
         left = self._busy.get(share, 0) - 1
@@ -516,13 +523,19 @@ class UpstreamPool:
                 return True
         return False
 
+    def _reuse(self, key: tuple) -> _Connection | None:
+        """An idle pooled connection to ``key``'s origin, if there is one."""
+        conn = self._take_idle(key)
+        if conn is not None:
+            conn.reused = True
+        return conn
+
     async def _acquire(self, key: tuple, scheme: str, host: str, port: int, verify, deadline: float | None) -> _Connection:
         while True:
             if self._closed:
                 raise UpstreamError("the client is closed")
-            conn = self._take_idle(key)
+            conn = self._reuse(key)
             if conn is not None:
-                conn.reused = True
                 return conn
             if len(self._open) + self._opening < self.limit or self._close_one_idle():
                 break
@@ -592,18 +605,12 @@ class UpstreamPool:
         # The usual case runs without a nested coroutine: a free place for the share, an idle pooled
         # connection, no body; each await level is paid again when the answer wakes the request.
         entered = share is not None and self.per_share is not None
-        if entered:
-            busy = self._busy.get(share, 0)
-            if busy < self.per_share:  # type: ignore[operator]
-                self._busy[share] = busy + 1
-            else:
-                await self._enter(share, deadline)
+        if entered and not self._try_enter(share):
+            await self._enter(share, deadline)
         try:
             for attempt in (0, 1):
-                conn = self._take_idle(key) if not self._closed else None
-                if conn is not None:
-                    conn.reused = True
-                else:
+                conn = None if self._closed else self._reuse(key)
+                if conn is None:
                     conn = await self._acquire(key, scheme, host, port, verify, deadline)
                 future = None
                 try:
