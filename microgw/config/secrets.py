@@ -36,7 +36,7 @@ def decode_encoded_values(node: Any, path: list | None = None) -> list[tuple[lis
 def _decode(node: Any, path: list, problems: list) -> None:
     items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
     for key, value in items:  # values of existing keys change, never the size
-        if value.__class__ is str or isinstance(value, str):
+        if isinstance(value, str):
             if value.startswith(ENCODED):
                 try:
                     node[key] = decode_encoded(value)

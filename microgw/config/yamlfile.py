@@ -247,8 +247,9 @@ def _from_events(text: str, loader_cls) -> tuple[list[tuple[int, Any]], bool]:
             if value is _NO:
                 tag = resolve(yaml.ScalarNode, event.value, event.implicit)
                 value = _construct(tag, event)
-                plain[event.value] = strings.setdefault(value, value) if value.__class__ is str else value
-                value = plain[event.value]
+                if value.__class__ is str:
+                    value = strings.setdefault(value, value)
+                plain[event.value] = value
             return value
         if tag == _STR:
             return strings.setdefault(event.value, event.value)
