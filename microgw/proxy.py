@@ -294,9 +294,7 @@ class Forwarder:
             if upstream.content_length is not None:
                 head.content_length = upstream.content_length
             return head
-        declared = upstream.content_length
-        if declared is not None and declared > self.max_body_size:
-            raise _answer_too_large(self.max_body_size)
+        self._check_declared(upstream)
         try:
             body = await upstream.read(self.max_body_size)
         except BodyTooLong:
@@ -305,17 +303,23 @@ class Forwarder:
             raise GatewayError(504, "upstream_timeout", "The native service did not answer in time") from None
         except OSError:
             raise GatewayError(502, "upstream_unavailable", "The native service broke off its answer") from None
-        return WholeAnswer(status=upstream.status, reason=upstream.reason, body=body, headers=_answer_headers(upstream))
+        return _whole(upstream, body)
 
     def _whole_now(self, upstream: UpstreamResponse) -> web.Response:
         """:meth:`_relay_whole` for an answer that is :attr:`~UpstreamResponse.complete` already
         (not HEAD): the same checks, without a coroutine."""
-        limit = self.max_body_size
-        declared = upstream.content_length
-        if declared is not None and declared > limit:
-            raise _answer_too_large(limit)
+        self._check_declared(upstream)
         try:
-            body = upstream.take(limit)
+            body = upstream.take(self.max_body_size)
         except BodyTooLong:
-            raise _answer_too_large(limit) from None
-        return WholeAnswer(status=upstream.status, reason=upstream.reason, body=body, headers=_answer_headers(upstream))
+            raise _answer_too_large(self.max_body_size) from None
+        return _whole(upstream, body)
+
+    def _check_declared(self, upstream: UpstreamResponse) -> None:
+        declared = upstream.content_length
+        if declared is not None and declared > self.max_body_size:
+            raise _answer_too_large(self.max_body_size)
+
+
+def _whole(upstream: UpstreamResponse, body: bytes) -> WholeAnswer:
+    return WholeAnswer(status=upstream.status, reason=upstream.reason, body=body, headers=_answer_headers(upstream))
