@@ -269,22 +269,13 @@ def _items_pointer(kind: str, parts: list) -> tuple[str, str] | None:
     """(schema file id, JSON pointer) of the items of the list at ``parts`` when the way there is
     ``properties`` (and plain ``$ref`` hops) only; None otherwise."""
     uri = f"{ID_PREFIX}{kind}.schema.json"
-    root = _schemas()[uri]
-    node: Any = root
+    node: Any = _schemas()[uri]
     pointer = ""
     for part in [*parts, None]:  # None: the list's items
         for _ in range(8):  # plain $ref hops
             if not (isinstance(node, dict) and isinstance(node.get("$ref"), str) and set(node) <= {"$ref", "description"}):
                 break
-            document, _, target = node["$ref"].partition("#")
-            if document:
-                uri = ID_PREFIX + document
-                root = _schemas().get(uri)
-                if root is None:
-                    return None
-            node, pointer = root, target.rstrip("/")
-            for piece in [p for p in target.split("/") if p]:
-                node = node.get(piece) if isinstance(node, dict) else None
+            node, uri, pointer = _target(node["$ref"], uri)
         if not isinstance(node, dict):
             return None
         if part is None:
@@ -312,28 +303,33 @@ def _sub_validator(uri: str, pointer: str) -> Draft202012Validator:
 # a value: properties, patternProperties, additionalProperties, items, prefixItems, every branch of
 # allOf/anyOf/oneOf, and $ref (into other schema files too).
 
-def _target(ref: str, root: dict) -> tuple[Any, dict]:
-    """The schema ``ref`` names (``#/$defs/x`` in ``root``, or ``other.schema.json[#/$defs/x]``)."""
+def _target(ref: str, uri: str) -> tuple[Any, str, str]:
+    """What ``ref``, written in the schema file ``uri``, names (``#/$defs/x`` in that file, or
+    ``other.schema.json[#/$defs/x]``): the schema (None when there is none), its file's ``$id`` and
+    the JSON pointer inside it."""
     document, _, pointer = ref.partition("#")
     if document:
-        root = _schemas().get(ID_PREFIX + document) or _schemas().get(document) or {}
-    node: Any = root
+        uri = ID_PREFIX + document if ID_PREFIX + document in _schemas() else document
+    node: Any = _schemas().get(uri)
     for part in [p for p in pointer.split("/") if p]:
         node = node.get(part.replace("~1", "/").replace("~0", "~")) if isinstance(node, dict) else None
-    return node, root
+    return node, uri, pointer.rstrip("/")
 
 
-def _walk(instance: Any, node: Any, root: dict, path: list, found: list[list], depth: int = 0) -> None:
+def _walk(instance: Any, node: Any, uri: str, path: list, found: list[list], depth: int = 0) -> None:
+    """Collect in ``found`` the paths of the strings ``instance`` holds where ``node`` (a schema
+    of the file ``uri``) marks a file name (``x-path``)."""
     if not isinstance(node, dict) or depth > 64:
         return
     if node.get("x-path") and isinstance(instance, str):
         found.append(list(path))
     ref = node.get("$ref")
     if isinstance(ref, str):
-        _walk(instance, *_target(ref, root), path, found, depth + 1)
+        target, target_uri, _ = _target(ref, uri)
+        _walk(instance, target, target_uri, path, found, depth + 1)
     for key in ("allOf", "anyOf", "oneOf"):
         for sub in node.get(key) or ():
-            _walk(instance, sub, root, path, found, depth + 1)
+            _walk(instance, sub, uri, path, found, depth + 1)
     if isinstance(instance, dict):
         properties = node.get("properties") or {}
         patterns = node.get("patternProperties") or {}
@@ -342,13 +338,13 @@ def _walk(instance: Any, node: Any, root: dict, path: list, found: list[list], d
             path.append(key)
             matched = key in properties
             if matched:
-                _walk(value, properties[key], root, path, found, depth + 1)
+                _walk(value, properties[key], uri, path, found, depth + 1)
             for pattern, sub in patterns.items():
                 if isinstance(key, str) and re.search(pattern, key):
                     matched = True
-                    _walk(value, sub, root, path, found, depth + 1)
+                    _walk(value, sub, uri, path, found, depth + 1)
             if not matched and isinstance(extra, dict):
-                _walk(value, extra, root, path, found, depth + 1)
+                _walk(value, extra, uri, path, found, depth + 1)
             path.pop()
     elif isinstance(instance, list):
         prefix = node.get("prefixItems") or []
@@ -356,9 +352,9 @@ def _walk(instance: Any, node: Any, root: dict, path: list, found: list[list], d
         for index, value in enumerate(instance):
             path.append(index)
             if index < len(prefix):
-                _walk(value, prefix[index], root, path, found, depth + 1)
+                _walk(value, prefix[index], uri, path, found, depth + 1)
             elif isinstance(items, dict):
-                _walk(value, items, root, path, found, depth + 1)
+                _walk(value, items, uri, path, found, depth + 1)
             path.pop()
 
 
@@ -387,6 +383,6 @@ def path_fields(document: Any, kind: str = "config") -> list[list]:
         skipped = _pathless_sections(kind)
         document = {key: value for key, value in document.items() if key not in skipped}
     found: list[list] = []
-    _walk(document, schema(kind), schema(kind), [], found)
+    _walk(document, schema(kind), f"{ID_PREFIX}{kind}.schema.json", [], found)
     unique = {tuple(path): path for path in found}  # a value two branches allow is found twice
     return list(unique.values())
